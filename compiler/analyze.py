@@ -1,0 +1,171 @@
+"""Meaning checks on the IR that need no target: dead, duplicate and covered intents, missing DNS."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from . import engine, ir
+from .diagnostics import Diagnostic
+from .emit import egress_isolations, egress_subjects, ingress_target
+
+# Where DNS answers on the platforms the stdlib `dns*` modules cover.
+DNS_PROBES = (
+    ("kube-system", {"k8s-app": "kube-dns"}, 53),  # CoreDNS / kube-dns
+    ("openshift-dns", {"dns.operator.openshift.io/daemonset-dns": "default"}, 5353),  # OpenShift
+)
+NODE_LOCAL_DNS = "169.254.20.10"
+
+
+def analyze(program: ir.Program) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    out += _duplicates_and_covered(program)
+    out += _no_effect(program)
+    out += _egress_without_dns(program)
+    return out
+
+
+def peer_covers(outer: ir.Peer, inner: ir.Peer) -> bool:
+    """Every endpoint of `inner` is in `outer` (judged from how they are written)."""
+    if outer == inner or isinstance(outer, ir.World):
+        return True
+    if isinstance(outer, ir.Pods) and isinstance(inner, ir.Pods):
+        same_namespaces = outer.namespace == inner.namespace or outer.namespace.kind == "all"
+        return same_namespaces and outer.selector.covers(inner.selector)
+    if isinstance(outer, ir.Block) and isinstance(inner, ir.Block):
+        wide, narrow = outer.network(), inner.network()
+        if wide.version != narrow.version or not narrow.subnet_of(wide):
+            return False
+        # Each hole in the wide block must miss the narrow one, or be one of its own holes.
+        inner_holes = [ipaddress.ip_network(h) for h in inner.excepts]
+        for hole in map(ipaddress.ip_network, outer.excepts):
+            if hole.overlaps(narrow) and not any(hole.subnet_of(h) for h in inner_holes):
+                return False
+        return True
+    return False
+
+
+def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
+    out = []
+    allows = [i for i in program.intents if isinstance(i, ir.Allow)]
+    first_of: dict[ir.Intent, ir.Intent] = {}
+    for intent in program.intents:
+        first = first_of.setdefault(intent, intent)
+        if first is not intent and intent.origin.user_span != first.origin.user_span:
+            out.append(
+                Diagnostic(
+                    "NP402",
+                    intent.origin.user_span,
+                    f"`{intent.origin.describe()}` is already stated",
+                    "remove one of the two lines",
+                    related=((first.origin.user_span, "first stated here"),),
+                )
+            )
+    for intent in allows:
+        if first_of[intent] is not intent:
+            continue
+        for other in allows:
+            if other == intent or first_of[other] is not other:
+                continue
+            if (
+                peer_covers(other.source, intent.source)
+                and peer_covers(other.destination, intent.destination)
+                and ir.ports_contain(other.ports, intent.ports)
+            ):
+                out.append(
+                    Diagnostic(
+                        "NP403",
+                        intent.origin.user_span,
+                        f"`{intent.origin.describe()}` is already covered by `{other.origin.describe()}`",
+                        "remove this line, or narrow the wider one if it allows more than you meant",
+                        related=((other.origin.user_span, "covered by this intent"),),
+                    )
+                )
+                break
+    return out
+
+
+def _no_effect(program: ir.Program) -> list[Diagnostic]:
+    out = []
+    managed = set(program.namespaces)
+    isolations = egress_isolations(program)
+    any_egress_isolation = bool(isolations)
+    for intent in program.intents:
+        if not isinstance(intent, ir.Allow):
+            continue
+        source, destination = intent.source, intent.destination
+        writes_ingress = ingress_target(destination, managed) is not None
+        writes_egress = isinstance(source, ir.Pods) and bool(egress_subjects(source, isolations))
+        if isinstance(source, ir.Pods) and source.namespace.kind != "named" and any_egress_isolation:
+            out.append(
+                Diagnostic(
+                    "NP407",
+                    intent.origin.user_span,
+                    f"the source `{source}` gets no egress rule: netpolc writes egress rules only for pods of a named namespace",
+                    "if those pods' namespace isolates egress, allow this flow there too (e.g. `allow ... to ...` in that namespace)",
+                )
+            )
+        if writes_ingress or writes_egress:
+            continue
+        if isinstance(source, ir.Pods) and source.namespace.kind == "named":
+            why_source = f"the egress of `{source.selector}` in namespace {source.namespace.name} is not isolated (no `deny all`, `deny egress` or `egress only` selects it)"
+            fix = f"add `deny egress` or `use default-deny` in namespace {source.namespace.name} if it should be restricted"
+        else:
+            why_source = f"the source `{source}` is not pods of a named namespace"
+            fix = "name the source's namespace"
+        if isinstance(destination, ir.Pods) and destination.namespace.kind == "named":
+            why_destination = f"namespace {destination.namespace.name} is not part of this program, so its ingress is not written"
+            fix += f", or add the files of namespace {destination.namespace.name} to the program"
+        elif isinstance(destination, ir.Pods):
+            why_destination = "the destination's namespaces are chosen by labels, so no ingress policy can be placed for them"
+        else:
+            why_destination = "the destination is addresses, which have no ingress policy"
+        out.append(
+            Diagnostic(
+                "NP401",
+                intent.origin.user_span,
+                f"this allow has no effect: {why_source}, and {why_destination}",
+                fix + "; otherwise remove the line",
+            )
+        )
+    return out
+
+
+def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
+    from .verify import intent_model
+
+    isolating = [
+        i
+        for i in program.intents
+        if isinstance(i, ir.Isolate) and "egress" in i.directions or isinstance(i, ir.Only) and i.direction == "egress"
+    ]
+    if not isolating:
+        return []
+    model = intent_model(program)
+    namespaces = tuple(engine.Namespace(n) for n in sorted({i.namespace for i in isolating} | {ns for ns, _, _ in DNS_PROBES}))
+    servers = [engine.Pod(ns, "dns", labels) for ns, labels, _ in DNS_PROBES]
+    node_local = engine.Address(NODE_LOCAL_DNS)
+    universe = engine.Universe(namespaces, tuple(servers), (node_local,))
+    out = []
+    seen = set()
+    for intent in isolating:
+        key = (intent.namespace, intent.subject)
+        if key in seen:
+            continue
+        seen.add(key)
+        client = engine.Pod(intent.namespace, "client", intent.subject.witness() or {})
+        reachable = any(
+            engine.evaluate(model, universe, client, server, port, protocol).egress.allowed
+            for server, (_, _, port) in zip(servers, DNS_PROBES)
+            for protocol in ("UDP",)
+        ) or engine.evaluate(model, universe, client, node_local, 53, "UDP").egress.allowed
+        if not reachable:
+            who = "pods" if intent.subject.is_empty else f"pods `{intent.subject}`"
+            out.append(
+                Diagnostic(
+                    "NP404",
+                    intent.origin.user_span,
+                    f"egress of {who} in namespace {intent.namespace} is isolated and DNS is not allowed: name lookups will fail",
+                    "add `use dns` to this namespace (or `use dns-node-local` / `use dns-openshift` on those platforms)",
+                )
+            )
+    return out

@@ -1,0 +1,751 @@
+"""Reachability engine: which flows a set of NetworkPolicies allows, as the Kubernetes API reference defines it.
+
+Semantics implemented (networking.k8s.io/v1):
+- A pod is isolated for a direction when any policy in its namespace selects it and
+  lists that direction in policyTypes (defaulting: Ingress always; Egress when the
+  policy has egress rules). An unisolated direction allows everything.
+- An isolated direction allows the union of the rules of every policy selecting the pod.
+- A rule matches when one of its peers matches (no peers: every endpoint) and one of its
+  ports matches (no ports: every port). Ports default to TCP; a named port is resolved
+  on the destination pod's container ports; endPort makes a range.
+- A peer is podSelector (policy's namespace), namespaceSelector (all pods there),
+  both (AND), or ipBlock (cidr minus except). ipBlock matches addresses, and pods only
+  when the universe gives them an IP (behaviour for pod IPs is implementation-defined).
+- A pod-to-pod flow needs the source's egress AND the destination's ingress to allow it.
+
+The model also allows a policy to carry rules without isolating (`isolates` empty):
+that is how the meaning of intents is expressed (`allow A to B` grants A egress but does
+not isolate A), so intents and manifests are compared with the same machinery.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from .ir import NAME_LABEL, LabelSelector
+
+INGRESS = "ingress"
+EGRESS = "egress"
+DIRECTIONS = (INGRESS, EGRESS)
+
+# ---------------------------------------------------------------- universe
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    name: str | None
+    number: int
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True, eq=False)
+class Namespace:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The API server sets this label on every namespace (Kubernetes >= 1.21).
+        object.__setattr__(self, "labels", {**self.labels, NAME_LABEL: self.name})
+
+
+@dataclass(frozen=True, eq=False)
+class Pod:
+    namespace: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ports: tuple[ContainerPort, ...] = ()
+    ip: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def resolve_port(self, name: str, protocol: str) -> int | None:
+        for port in self.ports:
+            if port.name == name and port.protocol == protocol:
+                return port.number
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class Address:
+    ip: str
+    label: str = ""
+
+    def __str__(self) -> str:
+        return self.label or self.ip
+
+
+Endpoint = Pod | Address
+
+
+@dataclass(frozen=True, eq=False)
+class Universe:
+    """Endpoints to reason about: namespaces, pods in them, and addresses outside."""
+
+    namespaces: tuple[Namespace, ...]
+    pods: tuple[Pod, ...]
+    addresses: tuple[Address, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "namespace_by_name", {ns.name: ns for ns in self.namespaces})
+
+    def namespace(self, name: str) -> Namespace:
+        return self.namespace_by_name.get(name) or Namespace(name)
+
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        return self.pods + self.addresses
+
+
+# ---------------------------------------------------------------- policy model
+
+
+@dataclass(frozen=True)
+class PeerRule:
+    """One peer of a rule. kind: `pods`, `block` or `all` (an empty from/to list)."""
+
+    kind: str
+    namespace_kind: str = "policy"  # "policy" (the policy's own), "named", "labelled"
+    namespace_name: str = ""
+    namespace_selector: LabelSelector | None = None
+    pod_selector: LabelSelector | None = None  # None: every pod of the namespaces
+    cidr: str = ""
+    excepts: tuple[str, ...] = ()
+
+    def matches(self, endpoint: Endpoint, policy_namespace: str, universe: Universe) -> bool:
+        if self.kind == "all":
+            return True
+        if self.kind == "block":
+            ip = endpoint.ip
+            if ip is None:
+                return False
+            address = ipaddress.ip_address(ip)
+            network = ipaddress.ip_network(self.cidr)
+            if address.version != network.version or address not in network:
+                return False
+            return not any(
+                address in ipaddress.ip_network(e) for e in self.excepts if ipaddress.ip_network(e).version == address.version
+            )
+        if not isinstance(endpoint, Pod):
+            return False
+        if self.namespace_kind == "policy" and endpoint.namespace != policy_namespace:
+            return False
+        if self.namespace_kind == "named" and endpoint.namespace != self.namespace_name:
+            return False
+        if self.namespace_kind == "labelled" and not self.namespace_selector.matches(
+            universe.namespace(endpoint.namespace).labels
+        ):
+            return False
+        return self.pod_selector is None or self.pod_selector.matches(endpoint.labels)
+
+    def describe(self) -> str:
+        if self.kind == "all":
+            return "everything"
+        if self.kind == "block":
+            return self.cidr + (f" except {', '.join(self.excepts)}" if self.excepts else "")
+        pods = "every pod" if self.pod_selector is None else f"pods {self.pod_selector}"
+        if self.namespace_kind == "policy":
+            return f"{pods} of the same namespace"
+        if self.namespace_kind == "named":
+            return f"{pods} in namespace {self.namespace_name}"
+        return f"{pods} in namespaces {self.namespace_selector}"
+
+
+@dataclass(frozen=True)
+class PortRule:
+    protocol: str = "TCP"
+    port: int | str | None = None
+    end_port: int | None = None
+
+    def matches(self, number: int, protocol: str, destination: Endpoint | None) -> bool:
+        if protocol != self.protocol:
+            return False
+        if self.port is None:
+            return True
+        if isinstance(self.port, str):
+            if not isinstance(destination, Pod):
+                return False
+            return destination.resolve_port(self.port, protocol) == number
+        return self.port <= number <= (self.end_port or self.port)
+
+    def describe(self) -> str:
+        if self.port is None:
+            return f"all {self.protocol} ports"
+        port = f"{self.port}-{self.end_port}" if self.end_port else str(self.port)
+        return f"{port}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    peers: tuple[PeerRule, ...]  # empty: every endpoint
+    ports: tuple[PortRule, ...]  # empty: every port
+    index: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """A NetworkPolicy, or an intent in the same shape; `source`/`intent` say where it came from."""
+
+    name: str
+    namespace: str
+    pod_selector: LabelSelector
+    isolates: frozenset[str]
+    ingress: tuple[Rule, ...] = ()
+    egress: tuple[Rule, ...] = ()
+    source: str = ""
+    intent: str = ""
+
+    def rules(self, direction: str) -> tuple[Rule, ...]:
+        return self.ingress if direction == INGRESS else self.egress
+
+    def describe(self) -> str:
+        where = f" ({self.source}: {self.intent})" if self.source else ""
+        return f"{self.namespace}/{self.name}{where}"
+
+
+class PolicySet:
+    """Policies indexed by namespace."""
+
+    def __init__(self, policies: Iterable[Policy]):
+        self.policies = tuple(policies)
+        self.by_namespace: dict[str, list[Policy]] = {}
+        for policy in self.policies:
+            self.by_namespace.setdefault(policy.namespace, []).append(policy)
+
+    def __len__(self) -> int:
+        return len(self.policies)
+
+    def selecting(self, pod: Pod) -> list[Policy]:
+        return [p for p in self.by_namespace.get(pod.namespace, ()) if p.pod_selector.matches(pod.labels)]
+
+
+class PolicyError(ValueError):
+    """A manifest that is not a valid NetworkPolicy; `where` names the field."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+# ---------------------------------------------------------------- reading manifests
+
+
+def load_policies(manifests: Iterable[Mapping]) -> PolicySet:
+    """Read NetworkPolicy manifests (dicts) into the engine's model; other kinds are skipped."""
+    return PolicySet(read_policy(m, i) for i, m in enumerate(manifests) if _is_network_policy(m))
+
+
+def _is_network_policy(manifest) -> bool:
+    return isinstance(manifest, Mapping) and manifest.get("kind") == "NetworkPolicy"
+
+
+def read_policy(manifest: Mapping, position: int = 0) -> Policy:
+    metadata = manifest.get("metadata") or {}
+    name = str(metadata.get("name") or f"#{position + 1}")
+    where = f"NetworkPolicy {name}"
+    if not metadata.get("namespace"):
+        # Without a namespace kubectl would apply it to the current context's namespace;
+        # refusing is safer than guessing.
+        raise PolicyError(where, "metadata.namespace is missing")
+    spec = manifest.get("spec")
+    if not isinstance(spec, Mapping):
+        raise PolicyError(where, "spec is missing")
+    try:
+        pod_selector = LabelSelector.from_k8s(spec.get("podSelector") or {})
+    except ValueError as err:
+        raise PolicyError(f"{where} spec.podSelector", str(err)) from None
+    ingress = _read_rules(spec.get("ingress"), "from", f"{where} spec.ingress")
+    egress = _read_rules(spec.get("egress"), "to", f"{where} spec.egress")
+    types = spec.get("policyTypes")
+    if types is None:
+        isolates = {INGRESS} | ({EGRESS} if spec.get("egress") is not None and egress else set())
+    else:
+        if not isinstance(types, list) or not set(types) <= {"Ingress", "Egress"}:
+            raise PolicyError(f"{where} spec.policyTypes", "must be a list of Ingress and/or Egress")
+        isolates = {t.lower() for t in types}
+    annotations = metadata.get("annotations") or {}
+    return Policy(
+        name,
+        str(metadata["namespace"]),
+        pod_selector,
+        frozenset(isolates),
+        ingress,
+        egress,
+        source=str(annotations.get("netpolc.io/source", "")),
+        intent=str(annotations.get("netpolc.io/intent", "")),
+    )
+
+
+def _read_rules(raw, peer_key: str, where: str) -> tuple[Rule, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise PolicyError(where, "must be a list")
+    rules = []
+    for index, entry in enumerate(raw):
+        entry = entry or {}
+        if not isinstance(entry, Mapping):
+            raise PolicyError(f"{where}[{index}]", "must be a mapping")
+        peers = tuple(_read_peer(p, f"{where}[{index}].{peer_key}") for p in entry.get(peer_key) or ())
+        ports = tuple(_read_port(p, f"{where}[{index}].ports") for p in entry.get("ports") or ())
+        rules.append(Rule(peers, ports, index))
+    return tuple(rules)
+
+
+def _read_peer(raw, where: str) -> PeerRule:
+    if not isinstance(raw, Mapping) or not raw:
+        raise PolicyError(where, "a peer must set podSelector, namespaceSelector or ipBlock")
+    try:
+        if "ipBlock" in raw:
+            if len(raw) != 1:
+                raise PolicyError(where, "ipBlock cannot be combined with a selector in one peer")
+            block = raw["ipBlock"] or {}
+            cidr = str(ipaddress.ip_network(str(block.get("cidr")), strict=False))
+            excepts = tuple(str(ipaddress.ip_network(str(e), strict=False)) for e in block.get("except") or ())
+            return PeerRule("block", cidr=cidr, excepts=excepts)
+        pods = LabelSelector.from_k8s(raw["podSelector"]) if "podSelector" in raw else None
+        if "namespaceSelector" in raw:
+            namespaces = LabelSelector.from_k8s(raw["namespaceSelector"])
+            return PeerRule("pods", "labelled", namespace_selector=namespaces, pod_selector=pods)
+        return PeerRule("pods", "policy", pod_selector=pods or LabelSelector())
+    except PolicyError:
+        raise
+    except ValueError as err:
+        raise PolicyError(where, str(err)) from None
+
+
+def _read_port(raw, where: str) -> PortRule:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(where, "must be a mapping")
+    protocol = str(raw.get("protocol") or "TCP")
+    if protocol not in ("TCP", "UDP", "SCTP"):
+        raise PolicyError(where, f"unknown protocol {protocol!r}")
+    port = raw.get("port")
+    end_port = raw.get("endPort")
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if port is not None and not isinstance(port, (int, str)):
+        raise PolicyError(where, "port must be a number or a name")
+    if end_port is not None and not isinstance(port, int):
+        raise PolicyError(where, "endPort needs a numeric port")
+    return PortRule(protocol, port, end_port)
+
+
+# ---------------------------------------------------------------- one flow
+
+
+@dataclass
+class SideVerdict:
+    """One direction of a flow: egress at the source pod or ingress at the destination pod."""
+
+    direction: str
+    applies: bool  # False when that end is not a pod (an address has no policies)
+    isolated_by: list[Policy] = field(default_factory=list)
+    allowed_by: list[tuple[Policy, Rule]] = field(default_factory=list)
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.isolated_by)
+
+    @property
+    def allowed(self) -> bool:
+        return not self.applies or not self.isolated or bool(self.allowed_by)
+
+
+@dataclass
+class Verdict:
+    source: Endpoint
+    destination: Endpoint
+    port: int | None
+    protocol: str
+    egress: SideVerdict
+    ingress: SideVerdict
+    reason: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.port is not None and self.egress.allowed and self.ingress.allowed
+
+
+def evaluate(
+    policies: PolicySet,
+    universe: Universe,
+    source: Endpoint,
+    destination: Endpoint,
+    port: int | str,
+    protocol: str = "TCP",
+) -> Verdict:
+    """Is `source` -> `destination` on port/protocol allowed, and by which policies and rules?"""
+    protocol = protocol.upper()
+    number = port
+    reason = ""
+    if isinstance(port, str):
+        number = destination.resolve_port(port, protocol) if isinstance(destination, Pod) else None
+        if number is None:
+            reason = f"the destination has no {protocol} port named {port!r}"
+    egress = _side(policies, universe, EGRESS, source, destination, number, protocol)
+    ingress = _side(policies, universe, INGRESS, destination, source, number, protocol)
+    return Verdict(source, destination, number, protocol, egress, ingress, reason)
+
+
+def _side(policies, universe, direction, subject, peer, number, protocol) -> SideVerdict:
+    if not isinstance(subject, Pod):
+        return SideVerdict(direction, applies=False)
+    verdict = SideVerdict(direction, applies=True)
+    destination = subject if direction == INGRESS else peer
+    for policy in policies.selecting(subject):
+        if direction in policy.isolates:
+            verdict.isolated_by.append(policy)
+        if number is None:
+            continue
+        for rule in policy.rules(direction):
+            peer_ok = not rule.peers or any(p.matches(peer, policy.namespace, universe) for p in rule.peers)
+            port_ok = not rule.ports or any(p.matches(number, protocol, destination) for p in rule.ports)
+            if peer_ok and port_ok:
+                verdict.allowed_by.append((policy, rule))
+    return verdict
+
+
+# ---------------------------------------------------------------- representative universe
+
+OTHER_NAMESPACE = "netpolc-other"
+OTHER_VALUE = "netpolc-other"
+
+
+def _variants(selector: LabelSelector) -> list[dict[str, str]]:
+    """A pod the selector matches, and pods that miss it by exactly one term.
+
+    The near misses make the universe able to tell apart selectors that differ in
+    one term (a dropped `!=`, a flipped In/NotIn), which a lowering bug would cause.
+    """
+    witness = selector.witness(OTHER_VALUE)
+    if witness is None:
+        return []
+    out = [witness]
+    for key, value in selector.match_labels:
+        out.append({**witness, key: OTHER_VALUE})
+        out.append({k: v for k, v in witness.items() if k != key})
+    for e in selector.match_expressions:
+        if e.operator in ("In", "Exists"):
+            out.append({k: v for k, v in witness.items() if k != e.key})
+            if e.operator == "In":
+                out.append({**witness, e.key: OTHER_VALUE})
+        elif e.operator == "NotIn":
+            out.extend({**witness, e.key: v} for v in e.values)
+        else:
+            out.append({**witness, e.key: OTHER_VALUE})
+    # A value from an In list other than the first is a pod of its own.
+    for e in selector.match_expressions:
+        if e.operator == "In":
+            out.extend({**witness, e.key: v} for v in e.values[1:])
+    return out
+
+
+def _regions(networks: Iterable) -> list[Address]:
+    """One address per region that the networks' boundaries cut each address family into."""
+    out = []
+    for version, bits in ((4, 32), (6, 128)):
+        points = {0}
+        for network in networks:
+            if network.version != version:
+                continue
+            points.add(int(network.network_address))
+            end = int(network.broadcast_address) + 1
+            if end < 2**bits:
+                points.add(end)
+        ordered = sorted(points) + [2**bits]
+        make = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+        for start, stop in zip(ordered, ordered[1:]):
+            first, last = make(start), make(stop - 1)
+            blocks = list(ipaddress.summarize_address_range(first, last))
+            label = str(blocks[0]) if len(blocks) == 1 else f"{first}-{last}"
+            out.append(Address(str(first), label))
+    return out
+
+
+def representative_universe(
+    policy_sets: Iterable[PolicySet],
+    extra_peers: Iterable[tuple[str, PeerRule]] = (),
+    extra_addresses: Iterable[str] = (),
+) -> Universe:
+    """Endpoints enough to tell every policy and peer apart, built from the policies themselves.
+
+    One pod per label set a selector implies (and its near misses) in each namespace the
+    selector can look at, an unlabelled pod per namespace, a namespace per namespace
+    selector plus an unnamed "other" one, and one address per region the CIDRs cut.
+    """
+    located: dict[str, set[LabelSelector]] = {}
+    everywhere: set[LabelSelector] = set()
+    namespace_selectors: set[LabelSelector] = set()
+    networks: set = set()
+    port_names: set[tuple[str, str]] = set()
+    numeric: list[PortRule] = []
+
+    def visit_peer(namespace: str, peer: PeerRule) -> None:
+        if peer.kind == "block":
+            networks.add(ipaddress.ip_network(peer.cidr))
+            networks.update(ipaddress.ip_network(e) for e in peer.excepts)
+        elif peer.kind == "pods":
+            selector = peer.pod_selector or LabelSelector()
+            if peer.namespace_kind == "policy":
+                located.setdefault(namespace, set()).add(selector)
+            elif peer.namespace_kind == "named":
+                located.setdefault(peer.namespace_name, set()).add(selector)
+            else:
+                namespace_selectors.add(peer.namespace_selector)
+                everywhere.add(selector)
+
+    for policy_set in policy_sets:
+        for policy in policy_set.policies:
+            located.setdefault(policy.namespace, set()).add(policy.pod_selector)
+            for rule in policy.ingress + policy.egress:
+                for peer in rule.peers:
+                    visit_peer(policy.namespace, peer)
+                for port in rule.ports:
+                    if isinstance(port.port, str):
+                        port_names.add((port.port, port.protocol))
+                    elif port.port is not None:
+                        numeric.append(port)
+    for namespace, peer in extra_peers:
+        visit_peer(namespace, peer)
+    for address in extra_addresses:
+        networks.add(ipaddress.ip_network(address))
+
+    namespaces = [Namespace(name) for name in sorted(located)]
+    for i, selector in enumerate(sorted(namespace_selectors)):
+        for j, labels in enumerate(_variants(selector)):
+            namespaces.append(Namespace(f"netpolc-ns{i}-{j}", labels))
+    namespaces.append(Namespace(OTHER_NAMESPACE))
+
+    ports = _synthetic_ports(port_names, numeric)
+    pods = []
+    for namespace in namespaces:
+        label_sets: dict[tuple, dict] = {(): {}}
+        for selector in sorted(located.get(namespace.name, ())) + sorted(everywhere):
+            for labels in _variants(selector):
+                label_sets.setdefault(tuple(sorted(labels.items())), labels)
+        for key, labels in sorted(label_sets.items()):
+            name = ",".join(f"{k}={v}" for k, v in key) or "unlabelled"
+            pods.append(Pod(namespace.name, name, labels, ports))
+    return Universe(tuple(namespaces), tuple(pods), tuple(_regions(networks)))
+
+
+def _synthetic_ports(names: set[tuple[str, str]], numeric: list[PortRule]) -> tuple[ContainerPort, ...]:
+    """Give each named port a number no numeric rule mentions, so names and numbers stay distinguishable."""
+    taken = [(p.protocol, p.port, p.end_port or p.port) for p in numeric]
+    out = []
+    candidate = 40000
+    for name, protocol in sorted(names):
+        while any(pr == protocol and low <= candidate <= high for pr, low, high in taken) and candidate < 65535:
+            candidate += 1
+        out.append(ContainerPort(name, candidate, protocol))
+        candidate += 1
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- every flow at once
+
+
+@dataclass(frozen=True)
+class Atom:
+    """A representative (protocol, port number): every port in one elementary interval."""
+
+    protocol: str
+    number: int
+
+
+def port_atoms(policy_sets: Iterable[PolicySet], universe: Universe, extra: Iterable[PortRule] = ()) -> tuple[Atom, ...]:
+    """One port per interval that the numeric ports of the rules cut 1..65535 into, per protocol,
+    plus the numbers the universe's named container ports resolve to."""
+    cuts: dict[str, set[int]] = {p: {1} for p in ("TCP", "UDP", "SCTP")}
+
+    def add(rule: PortRule) -> None:
+        if isinstance(rule.port, int):
+            cuts[rule.protocol].add(rule.port)
+            end = (rule.end_port or rule.port) + 1
+            if end <= 65535:
+                cuts[rule.protocol].add(end)
+
+    for policy_set in policy_sets:
+        for policy in policy_set.policies:
+            for rule in policy.ingress + policy.egress:
+                for port in rule.ports:
+                    add(port)
+    for port in extra:
+        add(port)
+    for pod in universe.pods:
+        for container_port in pod.ports:
+            cuts[container_port.protocol].add(container_port.number)
+            if container_port.number < 65535:
+                cuts[container_port.protocol].add(container_port.number + 1)
+    return tuple(Atom(protocol, n) for protocol in ("TCP", "UDP", "SCTP") for n in sorted(cuts[protocol]))
+
+
+class Reach:
+    """Allowed sets of a policy set over a universe, per pod, direction and port atom.
+
+    Each side of each pod is None (not isolated: everything allowed) or a dict from
+    atom index to a bitmask over `universe.endpoints` (the peers allowed on that port).
+    Pods selected by the same policies share one computation: the equivalence classes
+    that keep a 10,000-intent program fast.
+    """
+
+    def __init__(self, policies: PolicySet, universe: Universe, atoms: tuple[Atom, ...]):
+        self.policies = policies
+        self.universe = universe
+        self.atoms = atoms
+        self.endpoints = universe.endpoints
+        self.full = (1 << len(self.endpoints)) - 1
+        self._peer_masks: dict = {}
+        self._named_masks: dict = {}
+        self._class_cache: dict = {}
+        self._pod_index = {id(p): i for i, p in enumerate(universe.pods)}
+        self._by_namespace: dict[str, list[int]] = {}
+        for index, pod in enumerate(universe.pods):
+            self._by_namespace.setdefault(pod.namespace, []).append(index)
+        self._selection: dict = {}
+        self._endpoint_index = {id(e): i for i, e in enumerate(self.endpoints)}
+
+    # -- masks over endpoints
+
+    def _mask(self, indices: Iterable[int]) -> int:
+        bits = bytearray((len(self.endpoints) + 7) // 8)
+        for i in indices:
+            bits[i >> 3] |= 1 << (i & 7)
+        return int.from_bytes(bits, "little")
+
+    def peer_mask(self, peer: PeerRule, policy_namespace: str) -> int:
+        key = (peer, policy_namespace if peer.namespace_kind == "policy" else "")
+        mask = self._peer_masks.get(key)
+        if mask is None:
+            if peer.kind == "all":
+                mask = self.full
+            elif peer.kind == "pods" and peer.namespace_kind in ("policy", "named"):
+                namespace = policy_namespace if peer.namespace_kind == "policy" else peer.namespace_name
+                pods = self.universe.pods
+                mask = self._mask(
+                    i for i in self._by_namespace.get(namespace, ()) if peer.pod_selector is None or peer.pod_selector.matches(pods[i].labels)
+                )
+            else:
+                mask = self._mask(
+                    i for i, e in enumerate(self.endpoints) if peer.matches(e, policy_namespace, self.universe)
+                )
+            self._peer_masks[key] = mask
+        return mask
+
+    def _named_mask(self, name: str, atom: Atom) -> int:
+        """Pods whose container port `name` resolves to the atom's number."""
+        key = (name, atom)
+        mask = self._named_masks.get(key)
+        if mask is None:
+            mask = self._mask(
+                i for i, pod in enumerate(self.universe.pods) if pod.resolve_port(name, atom.protocol) == atom.number
+            )
+            self._named_masks[key] = mask
+        return mask
+
+    # -- per pod
+
+    def selecting(self, pod: Pod) -> tuple[Policy, ...]:
+        key = id(pod)
+        found = self._selection.get(key)
+        if found is None:
+            found = tuple(self.policies.selecting(pod))
+            self._selection[key] = found
+        return found
+
+    def side(self, pod: Pod, direction: str) -> dict[int, int] | None:
+        """None if the pod is not isolated in `direction`, else atom index -> allowed peers."""
+        selected = self.selecting(pod)
+        if not any(direction in p.isolates for p in selected):
+            return None
+        ports_key = pod.ports if direction == INGRESS else ()
+        key = (direction, tuple(id(p) for p in selected), ports_key)
+        cached = self._class_cache.get(key)
+        if cached is not None:
+            return cached
+        allowed: dict[int, int] = {}
+        for policy in selected:
+            for rule in policy.rules(direction):
+                peers = self.full if not rule.peers else 0
+                for peer in rule.peers:
+                    peers |= self.peer_mask(peer, policy.namespace)
+                if not peers:
+                    continue
+                for index, atom in enumerate(self.atoms):
+                    if rule.ports:
+                        mask = 0
+                        for port in rule.ports:
+                            if isinstance(port.port, str) and port.protocol == atom.protocol:
+                                if direction == INGRESS:
+                                    if pod.resolve_port(port.port, atom.protocol) == atom.number:
+                                        mask = peers
+                                else:
+                                    mask |= peers & self._named_mask(port.port, atom)
+                            elif port.matches(atom.number, atom.protocol, None):
+                                mask = peers
+                                break
+                        if not mask:
+                            continue
+                    else:
+                        mask = peers
+                    allowed[index] = allowed.get(index, 0) | mask
+        self._class_cache[key] = allowed
+        return allowed
+
+    def allows(self, source: Endpoint, destination: Endpoint, atom_index: int) -> bool:
+        """The flow source -> destination on the atom's port, both sides considered."""
+        endpoints_index = self._endpoint_index
+        if isinstance(source, Pod):
+            egress = self.side(source, EGRESS)
+            if egress is not None and not (egress.get(atom_index, 0) >> endpoints_index[id(destination)]) & 1:
+                return False
+        if isinstance(destination, Pod):
+            ingress = self.side(destination, INGRESS)
+            if ingress is not None and not (ingress.get(atom_index, 0) >> endpoints_index[id(source)]) & 1:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A flow on which two policy sets disagree, seen from one side."""
+
+    direction: str
+    subject: Pod
+    peer: Endpoint
+    atom: Atom
+    first_allows: bool
+
+    def flow(self) -> tuple[Endpoint, Endpoint]:
+        return (self.peer, self.subject) if self.direction == INGRESS else (self.subject, self.peer)
+
+
+def compare(first: Reach, second: Reach, limit: int = 5) -> list[Difference]:
+    """Differences between two policy sets over the same universe and atoms, per side."""
+    assert first.universe is second.universe and first.atoms == second.atoms
+    differences: list[Difference] = []
+    seen: set = set()
+    endpoints = first.endpoints
+    for pod in first.universe.pods:
+        for direction in DIRECTIONS:
+            a = first.side(pod, direction)
+            b = second.side(pod, direction)
+            key = (direction, id(a), id(b))
+            if key in seen or (a is None and b is None):
+                continue
+            seen.add(key)
+            for index, atom in enumerate(first.atoms):
+                va = first.full if a is None else a.get(index, 0)
+                vb = second.full if b is None else b.get(index, 0)
+                delta = va ^ vb
+                if delta:
+                    bit = (delta & -delta).bit_length() - 1
+                    differences.append(Difference(direction, pod, endpoints[bit], atom, bool((va >> bit) & 1)))
+                    break
+            if len(differences) >= limit:
+                return differences
+    return differences

@@ -1,0 +1,360 @@
+"""Placed statements -> IR intents, validating every name, label, address and port on the way."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from . import ir, nodes
+from .diagnostics import Diagnostic
+from .resolve import Placed, Resolved
+from .source import Span
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+LABEL_VALUE = LABEL_NAME
+PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+PORT_RANGE = re.compile(r"^(\d+)-(\d+)$")
+
+
+class _Lowering:
+    def __init__(self, resolved: Resolved):
+        self.resolved = resolved
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, code: str, span: Span, message: str, hint: str = "", **kw) -> None:
+        self.diagnostics.append(Diagnostic(code, span, message, hint, **kw))
+
+    # ------------------------------------------------------------ names and labels
+
+    def namespace_name(self, word: nodes.Word) -> bool:
+        text = word.text
+        if len(text) > 63 or not DNS1123_LABEL.match(text):
+            suggestion = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63] or "my-namespace"
+            self.error(
+                "NP300",
+                word.span,
+                f"`{text}` is not a valid namespace name",
+                f"a namespace name is at most 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit (DNS-1123 label), e.g. `{suggestion}`",
+            )
+            return False
+        return True
+
+    def label_key(self, word: nodes.Word) -> bool:
+        text = word.text
+        prefix, _, name = text.rpartition("/")
+        problem = ""
+        if "/" in text and not prefix:
+            problem = "the prefix before '/' is empty"
+        elif prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
+            problem = f"the prefix `{prefix}` is not a DNS subdomain (lowercase letters, digits, '-' and '.')"
+        elif len(name) > 63:
+            problem = f"the name part is {len(name)} characters, more than 63"
+        elif not LABEL_NAME.match(name):
+            problem = "the name part must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        if problem:
+            self.error("NP301", word.span, f"`{text}` is not a valid label key: {problem}", "label keys look like `app` or `app.kubernetes.io/name`")
+            return False
+        return True
+
+    def label_value(self, word: nodes.Word) -> bool:
+        text = word.text
+        if len(text) > 63 or not LABEL_VALUE.match(text):
+            self.error(
+                "NP302",
+                word.span,
+                f"`{text}` is not a valid label value",
+                "a label value is at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+            )
+            return False
+        return True
+
+    def selector(self, node: nodes.Selector | None) -> ir.LabelSelector | None:
+        """None means the selector was invalid (a diagnostic says why)."""
+        if node is None or node.is_any:
+            return ir.EVERYTHING
+        ok = True
+        equals: dict[str, str] = {}
+        expressions: list[ir.Expression] = []
+        for req in node.requirements:
+            ok &= self.label_key(req.key)
+            for value in req.values:
+                ok &= self.label_value(value)
+            key = req.key.text
+            values = tuple(sorted({v.text for v in req.values}))
+            if req.operator == "=":
+                if key in equals and equals[key] != values[0]:
+                    self.error(
+                        "NP303",
+                        req.span,
+                        f"selector `{_source(node)}` can never match: `{key}` cannot be both `{equals[key]}` and `{values[0]}`",
+                        f"to select either, write `{key} in ({equals[key]}, {values[0]})`",
+                    )
+                    ok = False
+                equals[key] = values[0]
+            elif req.operator == "!=":
+                expressions.append(ir.Expression(key, "NotIn", values))
+            elif req.operator == "in":
+                expressions.append(ir.Expression(key, "In", values))
+            elif req.operator == "notin":
+                expressions.append(ir.Expression(key, "NotIn", values))
+            elif req.operator == "exists":
+                expressions.append(ir.Expression(key, "Exists"))
+            else:
+                expressions.append(ir.Expression(key, "DoesNotExist"))
+        if not ok:
+            return None
+        # `key in (v)` with one value is the same as key=v: emit the simpler matchLabels form.
+        for e in list(expressions):
+            if e.operator == "In" and len(e.values) == 1 and e.key not in equals:
+                equals[e.key] = e.values[0]
+                expressions.remove(e)
+        selector = ir.LabelSelector.of(equals, expressions)
+        if not selector.satisfiable():
+            self.error(
+                "NP303",
+                node.span,
+                f"selector `{_source(node)}` can never match: its terms contradict each other",
+                "remove the contradicting term; a selector that matches nothing selects no pod",
+            )
+            return None
+        return selector
+
+    # ------------------------------------------------------------ addresses
+
+    def network(self, word: nodes.Word):
+        text = word.text.strip("[]") if word.text.startswith("[") else word.text
+        if word.text.startswith("["):
+            text = word.text[1:].replace("]", "")
+        try:
+            network = ipaddress.ip_network(text, strict=True)
+        except ValueError as err:
+            try:
+                loose = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                self.error("NP304", word.span, f"`{word.text}` is not a valid IP address or CIDR", f"{err}; write e.g. 10.0.0.0/8 or 2001:db8::/32")
+                return None
+            self.error(
+                "NP304",
+                word.span,
+                f"`{word.text}` has host bits set",
+                f"write `{loose}` for the whole network, or `{text.split('/')[0]}/{loose.max_prefixlen}` for one address",
+            )
+            return None
+        return network
+
+    def block(self, node: nodes.IpTarget) -> ir.Block | None:
+        network = self.network(node.cidr)
+        ok = network is not None
+        excepts = []
+        for word in node.excepts:
+            excluded = self.network(word)
+            if excluded is None or network is None:
+                ok = False
+                continue
+            if excluded.version != network.version or not excluded.subnet_of(network):
+                self.error(
+                    "NP305",
+                    word.span,
+                    f"except `{excluded}` is not inside `{network}`",
+                    "an except entry must be a part of the CIDR it is cut from; remove it or fix the address",
+                )
+                ok = False
+            elif excluded == network:
+                self.error("NP305", word.span, f"except `{excluded}` removes the whole of `{network}`", "remove the peer instead, it allows nothing")
+                ok = False
+            else:
+                excepts.append(excluded)
+        if not ok:
+            return None
+        # An except inside another except adds nothing: keep the outer one only.
+        kept = sorted({e for e in excepts if not any(e != o and e.subnet_of(o) for o in excepts)}, key=lambda n: (n.version, n))
+        return ir.Block(str(network), tuple(str(e) for e in kept))
+
+    # ------------------------------------------------------------ ports
+
+    def ports(self, nodes_: tuple[nodes.Port, ...] | None) -> tuple[ir.PortRange, ...] | None:
+        if not nodes_:
+            return ()
+        result = []
+        ok = True
+        for port in nodes_:
+            lowered = self.port(port)
+            if lowered is None:
+                ok = False
+            else:
+                result.append(lowered)
+        if not ok:
+            return None
+        # Keep order of first appearance, drop exact repeats.
+        return tuple(dict.fromkeys(result))
+
+    def port(self, node: nodes.Port) -> ir.PortRange | None:
+        protocol = "TCP"
+        if node.protocol is not None:
+            protocol = node.protocol.text.upper()
+            if protocol not in ir.PROTOCOLS:
+                self.error("NP308", node.protocol.span, f"unknown protocol `{node.protocol.text}`", "NetworkPolicy knows tcp, udp and sctp")
+                return None
+        text = node.value.text
+        span = node.value.span
+        if text.isdigit():
+            number = int(text)
+            if not 1 <= number <= 65535:
+                self.error("NP306", span, f"port {text} is out of range", "a port is a number from 1 to 65535")
+                return None
+            return ir.PortRange(protocol, number)
+        match = PORT_RANGE.match(text)
+        if match:
+            low, high = int(match.group(1)), int(match.group(2))
+            for number in (low, high):
+                if not 1 <= number <= 65535:
+                    self.error("NP306", span, f"port {number} is out of range", "a port is a number from 1 to 65535")
+                    return None
+            if low > high:
+                self.error("NP307", span, f"port range {text} runs backwards", f"write {high}-{low}")
+                return None
+            if low == high:
+                return ir.PortRange(protocol, low)
+            return ir.PortRange(protocol, low, high)
+        if len(text) > 15 or not PORT_NAME.match(text) or "--" in text or not re.search(r"[a-z]", text):
+            self.error(
+                "NP309",
+                span,
+                f"`{text}` is not a valid port name",
+                "a named port is at most 15 characters of lowercase letters, digits and '-', with at least one letter (IANA service name), as in the pod's containerPort name",
+            )
+            return None
+        return ir.PortRange(protocol, text)
+
+    # ------------------------------------------------------------ peers
+
+    def peer(self, node: nodes.Peer, namespace: str) -> ir.Peer | None:
+        target = node.target
+        if isinstance(target, nodes.PodTarget):
+            selector = self.selector(target.selector)
+            scope = target.scope
+            if scope is None:
+                ref = ir.NamespaceRef("named", namespace)
+            elif scope.kind == "named":
+                if not self.namespace_name(scope.name):
+                    return None
+                ref = ir.NamespaceRef("named", scope.name.text)
+            elif scope.kind == "labelled":
+                namespaces = self.selector(scope.selector)
+                if namespaces is None:
+                    return None
+                ref = ir.NamespaceRef("labelled", selector=namespaces)
+            else:
+                ref = ir.NamespaceRef("all")
+            return None if selector is None else ir.Pods(ref, selector)
+        if isinstance(target, nodes.NamespaceTarget):
+            if not self.namespace_name(target.name):
+                return None
+            return ir.Pods(ir.NamespaceRef("named", target.name.text), ir.EVERYTHING)
+        if isinstance(target, nodes.NamespacesTarget):
+            namespaces = self.selector(target.selector)
+            return None if namespaces is None else ir.Pods(ir.NamespaceRef("labelled", selector=namespaces), ir.EVERYTHING)
+        if isinstance(target, nodes.ClusterTarget):
+            return ir.Pods(ir.NamespaceRef("all"), ir.EVERYTHING)
+        if isinstance(target, nodes.WorldTarget):
+            return ir.World()
+        return self.block(target)
+
+    def source_peer(self, node: nodes.Peer, namespace: str) -> ir.Peer | None:
+        if node.ports:
+            self.error(
+                "NP310",
+                node.ports[0].span,
+                "ports on the source side",
+                "NetworkPolicy filters on the destination port: write the ports after the destination, e.g. `allow app=web to app=db:5432`",
+            )
+            return None
+        return self.peer(node, namespace)
+
+    # ------------------------------------------------------------ statements
+
+    def statement(self, placed: Placed):
+        st, ns, origin = placed.statement, placed.namespace, placed.origin
+        if isinstance(st, nodes.DenyStmt):
+            subject = self.selector(st.subject)
+            if subject is None:
+                return None
+            directions = ("egress", "ingress") if st.direction == "all" else (st.direction,)
+            return ir.Isolate(ns, subject, directions, origin)
+        if isinstance(st, nodes.DenyFlowStmt):
+            self.error(
+                "NP400",
+                st.span,
+                "`deny A to B` cannot be expressed: NetworkPolicy can only allow traffic, never deny one flow",
+                "isolate the destination and allow the others instead, e.g. `deny ingress for app=db` then `allow app=api to app=db:5432`",
+            )
+            return None
+        if isinstance(st, nodes.AllowStmt):
+            source = self.source_peer(st.source, ns)
+            destination = self.peer(st.destination, ns)
+            ports = self.ports(st.destination.ports)
+            if source is None or destination is None or ports is None:
+                return None
+            if not isinstance(source, ir.Pods) and not isinstance(destination, ir.Pods):
+                self.error(
+                    "NP406",
+                    st.span,
+                    "neither side of this allow is a pod",
+                    "NetworkPolicy governs traffic of pods: one side must be pods (app=web, any, namespace NAME, cluster)",
+                )
+                return None
+            return ir.Allow(ns, source, destination, ports, origin)
+        if isinstance(st, nodes.OnlyStmt):
+            subject = self.selector(st.subject)
+            peer = self.peer(st.peer, ns)
+            ports = self.ports(st.peer.ports)
+            if subject is None or peer is None or ports is None:
+                return None
+            return ir.Only(ns, st.direction, subject, peer, ports, origin)
+        if isinstance(st, nodes.ExpectStmt):
+            source = self.source_peer(st.source, ns)
+            destination = self.peer(st.destination, ns)
+            ports = self.ports(st.destination.ports)
+            if source is None or destination is None or ports is None:
+                return None
+            if len(ports) != 1 or ports[0].end_port is not None:
+                self.error(
+                    "NP409",
+                    st.destination.span,
+                    "an expect needs exactly one destination port" if len(ports) != 1 else "an expect checks one port, not a range",
+                    "write the port the flow uses, e.g. `expect app=web -> app=db:5432 allowed`",
+                )
+                return None
+            return ir.Expect(ns, source, destination, ports[0], st.verdict, origin)
+        raise AssertionError(f"unexpected statement {type(st).__name__}")
+
+
+def lower(resolved: Resolved) -> tuple[ir.Program, list[Diagnostic]]:
+    lowering = _Lowering(resolved)
+    for name, span in resolved.namespace_spans.items():
+        lowering.namespace_name(nodes.Word(name, span))
+    intents: list[ir.Intent] = []
+    expects: list[ir.Expect] = []
+    for placed in resolved.statements:
+        result = lowering.statement(placed)
+        if isinstance(result, ir.Expect):
+            expects.append(result)
+        elif result is not None:
+            intents.append(result)
+    return ir.Program(intents, expects, tuple(sorted(resolved.namespaces))), lowering.diagnostics
+
+
+def _source(node: nodes.Selector) -> str:
+    parts = []
+    for req in node.requirements:
+        if req.operator in ("=", "!="):
+            parts.append(f"{req.key.text}{req.operator}{req.values[0].text}")
+        elif req.operator in ("in", "notin"):
+            parts.append(f"{req.key.text} {req.operator} ({', '.join(v.text for v in req.values)})")
+        elif req.operator == "exists":
+            parts.append(req.key.text)
+        else:
+            parts.append(f"!{req.key.text}")
+    return ",".join(parts)

@@ -1,0 +1,159 @@
+"""Text -> Lark parse tree with the LALR grammar; parse errors become diagnostics in plain words."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+
+from .diagnostics import Diagnostic
+from .paths import shipped_dir
+from .source import SourceFile, Span
+
+STATEMENT_KEYWORDS = ("namespace", "use", "allow", "deny", "egress", "ingress", "expect")
+
+# What each terminal means to a user; anonymous keyword terminals are shown as `keyword`.
+TERMINAL_WORDS = {
+    "_NL": "the end of the line",
+    "$END": "the end of the file",
+    "KEY": "a label selector such as app=web",
+    "VALUE": "a label value",
+    "NAME": "a namespace name",
+    "MODULE": "a module name such as dns",
+    "STRING": 'a quoted path such as "common.netpol"',
+    "PORT": "a port (a number, a range such as 8000-8080, or a port name)",
+    "PROTOCOL": "a protocol (tcp, udp or sctp)",
+    "IP": "an address or CIDR such as 10.0.0.0/8",
+    "IN_NAMESPACE": "`in namespace NAME`",
+    "IN_NAMESPACES": "`in namespaces SELECTOR`",
+    "IN_ANY_NAMESPACE": "`in any namespace`",
+}
+PEER_START = {"KEY", "ANY", "NAMESPACE", "NAMESPACES", "CLUSTER", "WORLD", "IP", "BANG"}
+PEER_WORDS = "a peer: pods (app=web or any), `namespace NAME`, `namespaces SELECTOR`, `cluster`, `world` or a CIDR"
+STATEMENT_START = {"NAMESPACE", "USE", "ALLOW", "DENY", "EGRESS", "INGRESS", "EXPECT"}
+STATEMENT_WORDS = "a statement (" + ", ".join(f"`{k}`" for k in STATEMENT_KEYWORDS) + ")"
+
+
+@functools.cache
+def lalr_parser():
+    """The Lark LALR parser, built once per process; the tables are cached on disk by Lark."""
+    import lark
+
+    return lark.Lark.open(
+        str(shipped_dir("grammar") / "netpol.lark"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+    )
+
+
+def parse(source: SourceFile):
+    """Parse one file; returns (tree or None, diagnostics)."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+    parser = lalr_parser()
+    try:
+        return parser.parse(source.text), []
+    except UnexpectedToken as err:
+        return None, [_unexpected_token(source, err, parser)]
+    except UnexpectedCharacters as err:
+        return None, [_unexpected_characters(source, err, parser)]
+    except UnexpectedEOF as err:
+        span = source.span_of(len(source.text), len(source.text))
+        return None, [Diagnostic("NP100", span, "unexpected end of file", _expected_hint(err.expected, parser))]
+    except UnexpectedInput as err:  # any other lexer/parser complaint still gets a position
+        span = Span(source.name, getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1, 0, 0)
+        return None, [Diagnostic("NP100", span, "cannot parse this line", "check the statement against the README")]
+
+
+def _describe(terminal: str, parser) -> str:
+    if terminal in TERMINAL_WORDS:
+        return TERMINAL_WORDS[terminal]
+    try:
+        pattern = parser.get_terminal(terminal).pattern
+        if pattern.type == "str":
+            return f"`{pattern.value}`"
+    except KeyError:
+        pass
+    return terminal.lower()
+
+
+def expected_words(expected, parser) -> list[str]:
+    expected = set(expected)
+    words = []
+    if len(expected & STATEMENT_START) >= 5:
+        words.append(STATEMENT_WORDS)
+        expected -= STATEMENT_START
+    if len(expected & PEER_START) >= 5:
+        words.append(PEER_WORDS)
+        expected -= PEER_START
+    words.extend(sorted({_describe(t, parser) for t in expected}))
+    return words
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _expected_hint(expected, parser) -> str:
+    words = expected_words(expected, parser)
+    return f"expected {_join(words)}" if words else ""
+
+
+def _token_text(token) -> str:
+    if token.type == "_NL":
+        return "the end of the line"
+    if token.type == "$END":
+        return "the end of the file"
+    return f"`{token}`"
+
+
+def _unexpected_token(source: SourceFile, err, parser) -> Diagnostic:
+    token = err.token
+    if token.type == "$END":
+        span = source.span_of(len(source.text), len(source.text))
+    else:
+        line, column = token.line or 1, token.column or 1
+        end_line = token.end_line or line
+        end_column = token.end_column or column + 1
+        if token.type == "_NL":  # point at the end of the line, not the next one
+            end_line, end_column = line, column + 1
+        span = Span(source.name, line, column, end_line, end_column)
+    expected = set(err.expected)
+    if expected >= STATEMENT_START:
+        return _statement_typo(source, span, str(token), parser, expected)
+    message = f"unexpected {_token_text(token)}"
+    return Diagnostic("NP100", span, message, _expected_hint(expected, parser))
+
+
+def _unexpected_characters(source: SourceFile, err, parser) -> Diagnostic:
+    line, column = err.line, err.column
+    rest = source.text[err.pos_in_stream:]
+    word = re.match(r"[^\s]+", rest)
+    shown = word.group(0) if word else rest[:1]
+    span = Span(source.name, line, column, line, column + max(1, len(shown)))
+    expected = set(err.allowed or ())
+    if expected >= STATEMENT_START:
+        return _statement_typo(source, span, shown, parser, expected)
+    char = rest[:1]
+    if char and not char.isprintable():
+        message = f"unexpected character U+{ord(char):04X}"
+    else:
+        message = f"unexpected `{_shorten(shown)}`"
+    return Diagnostic("NP101", span, message, _expected_hint(expected, parser))
+
+
+def _statement_typo(source, span, word: str, parser, expected) -> Diagnostic:
+    keyword = re.match(r"[A-Za-z][\w-]*", word)
+    close = difflib.get_close_matches(keyword.group(0), STATEMENT_KEYWORDS, n=1) if keyword else []
+    hint = f"did you mean `{close[0]}`?" if close else f"a line starts with {STATEMENT_WORDS}"
+    return Diagnostic("NP102", span, f"unknown statement `{_shorten(word)}`", hint)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    text = text.replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,80 @@
+"""The stages in order; `build` runs them and stops after the first stage that reports an error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import Diagnostic, has_errors, sorted_unique
+from .resolve import Input, Resolved
+
+
+@dataclass
+class Result:
+    diagnostics: list[Diagnostic]
+    resolved: Resolved | None = None
+    program: object | None = None  # ir.Program
+    emitted: list = field(default_factory=list)  # list[emit.Emitted]
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    def manifests(self) -> list[dict]:
+        return [item.manifest() for item in self.emitted]
+
+
+def parse_file(source):
+    """One file: text -> parse tree -> syntax tree."""
+    from .parser import parse
+
+    tree, diagnostics = parse(source)
+    if tree is None:
+        return None, diagnostics
+    from .transform import to_module
+
+    return to_module(tree, source.name), diagnostics
+
+
+def build(inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False) -> Result:
+    """Parse, resolve, lower, analyse, emit, prove (and optionally schema-validate) a program."""
+    from .resolve import resolve
+
+    resolved = resolve(inputs, parse_file, overrides)  # parse every file; imports; namespaces
+    diagnostics = list(resolved.diagnostics)
+    result = Result(diagnostics, resolved)
+    if has_errors(diagnostics):
+        return _done(result)
+
+    from .lower import lower
+
+    program, found = lower(resolved)  # validate values, build intents
+    diagnostics += found
+    result.program = program
+    if has_errors(diagnostics):
+        return _done(result)
+
+    from .analyze import analyze
+
+    diagnostics += analyze(program)  # dead, duplicate, covered intents; DNS (needs lowering)
+    if has_errors(diagnostics):
+        return _done(result)
+
+    from .emit import emit
+
+    result.emitted = emit(program)  # manifests, named
+    if prove:
+        from .verify import prove as prove_output
+
+        diagnostics += prove_output(program, result.emitted)  # must run after emit
+    if validate and not has_errors(diagnostics):
+        from .schema import validate_manifests
+
+        diagnostics += validate_manifests(result.emitted)
+    return _done(result)
+
+
+def _done(result: Result) -> Result:
+    result.diagnostics = sorted_unique(result.diagnostics)
+    if not result.ok:
+        result.emitted = []
+    return result

@@ -1,0 +1,263 @@
+"""Input files and `use` -> one flat list of statements, each placed in its namespace.
+
+Rules: a program is every input file plus what they `use`. A file that another input
+file uses is a module, not a root. `use NAME` reads `stdlib/NAME.netpol`; `use "path"`
+reads a file relative to the using file, which must stay inside the project folder (the
+folder given on the command line, or the folder of a file given). Statements of a used
+module land in the namespace of the `use` line until the module names its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import nodes
+from .diagnostics import Diagnostic
+from .ir import Origin
+from .paths import shipped_dir
+from .source import SourceFile, Span, UnreadableSource, decode_source, read_source
+
+SUFFIX = ".netpol"
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A statement together with the namespace it applies to and where it came from."""
+
+    namespace: str
+    statement: nodes.Statement
+    origin: Origin
+
+
+@dataclass
+class Resolved:
+    statements: list[Placed]
+    namespaces: tuple[str, ...]  # in order of first appearance
+    namespace_spans: dict[str, Span]
+    files: dict[str, SourceFile]
+    modules: dict[str, nodes.Module] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One file to compile and the project folder its imports must stay in."""
+
+    path: Path
+    name: str
+    root: Path
+
+
+class InputError(Exception):
+    """A command-line input that does not exist or holds no .netpol file (exit code 2)."""
+
+
+def expand_inputs(arguments: list[str]) -> list[Input]:
+    """Files and folders from the command line -> .netpol files, sorted, each with its root."""
+    found: dict[str, Input] = {}
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob(f"*{SUFFIX}") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not files:
+                raise InputError(f"{argument}: no {SUFFIX} files in this folder")
+            for file in files:
+                found.setdefault(display_name(file), Input(file, display_name(file), path))
+        elif path.exists():
+            found.setdefault(display_name(path), Input(path, display_name(path), path.parent))
+        else:
+            raise InputError(f"{argument}: no such file or folder")
+    return list(found.values())
+
+
+def display_name(path: Path) -> str:
+    """How a file is named in diagnostics and annotations: relative to the working folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+class _Loader:
+    def __init__(self, parse_file):
+        self.parse_file = parse_file  # SourceFile -> (Module | None, diagnostics)
+        self.files: dict[str, SourceFile] = {}
+        self.modules: dict[str, nodes.Module | None] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def load(self, key: str, read) -> nodes.Module | None:
+        if key not in self.modules:
+            try:
+                source = read()
+            except UnreadableSource as err:
+                self.diagnostics.append(Diagnostic("NP103", Span.whole_file(err.name), err.reason, err.hint))
+                self.modules[key] = None
+                return None
+            self.files[source.name] = source
+            module, diagnostics = self.parse_file(source)
+            self.diagnostics.extend(diagnostics)
+            self.modules[key] = module
+        return self.modules[key]
+
+
+def resolve(inputs: list[Input], parse_file, overrides: dict[str, str] | None = None) -> Resolved:
+    """Place every statement of the program; `overrides` maps a display name to unsaved text (editor buffers)."""
+    overrides = overrides or {}
+    loader = _Loader(parse_file)
+
+    def reader(path: Path, name: str):
+        if name in overrides:
+            return lambda: decode_source(name, overrides[name].encode("utf-8"), path)
+        return lambda: read_source(path, name)
+
+    roots = {i.name: i for i in inputs}
+    for item in inputs:
+        loader.load(item.name, reader(item.path, item.name))
+
+    # A root used by another root is a module of it, not a program entry point.
+    used: set[str] = set()
+    for item in inputs:
+        module = loader.modules.get(item.name)
+        for statement in module.statements if module else ():
+            if isinstance(statement, nodes.UseStmt) and statement.is_path:
+                target = _path_target(item, statement)
+                if target is not None:
+                    used.add(display_name(target))
+
+    placed: list[Placed] = []
+    namespaces: dict[str, Span] = {}
+    state = _Walk(loader, reader, placed, namespaces)
+    for name, item in roots.items():
+        if name in used:
+            continue
+        module = loader.modules.get(name)
+        if module is not None:
+            state.walk(module, item, namespace=None, via=None, stack=(name,), module_label=None)
+    return Resolved(
+        placed,
+        tuple(namespaces),
+        namespaces,
+        loader.files,
+        {k: v for k, v in loader.modules.items() if v is not None},
+        loader.diagnostics + state.diagnostics,
+    )
+
+
+def _path_target(item: Input, statement: nodes.UseStmt) -> Path | None:
+    base = item.path.parent
+    return base / statement.module.text
+
+
+def _statement_text(source: SourceFile | None, span: Span) -> str:
+    if source is None:
+        return ""
+    return " ".join(source.line_text(span.line).split("#", 1)[0].split())
+
+
+class _Walk:
+    def __init__(self, loader: _Loader, reader, placed: list[Placed], namespaces: dict[str, Span]):
+        self.loader = loader
+        self.reader = reader
+        self.placed = placed
+        self.namespaces = namespaces
+        self.diagnostics: list[Diagnostic] = []
+        self.used: dict[tuple[str, str], Span] = {}
+
+    def walk(self, module: nodes.Module, item: Input, namespace: str | None, via: Span | None, stack, module_label):
+        source = self.loader.files.get(module.name)
+        for statement in module.statements:
+            if isinstance(statement, nodes.NamespaceStmt):
+                namespace = statement.name.text
+                self.namespaces.setdefault(namespace, statement.name.span)
+                continue
+            if namespace is None:
+                self.diagnostics.append(
+                    Diagnostic(
+                        "NP200",
+                        statement.span,
+                        "statement outside a namespace",
+                        "add a `namespace NAME` line above it; every statement applies to the namespace named last",
+                    )
+                )
+                continue
+            if isinstance(statement, nodes.UseStmt):
+                self._use(statement, item, namespace, via, stack)
+                continue
+            origin = Origin(statement.span, _statement_text(source, statement.span), via, module_label)
+            self.placed.append(Placed(namespace, statement, origin))
+
+    def _use(self, statement: nodes.UseStmt, item: Input, namespace: str, via: Span | None, stack):
+        outer_via = via or statement.span
+        if statement.is_path:
+            target = _path_target(item, statement)
+            name = display_name(target)
+            try:
+                inside = target.resolve().is_relative_to(item.root.resolve())
+            except OSError:
+                inside = False
+            if not inside:
+                self.diagnostics.append(
+                    Diagnostic(
+                        "NP203",
+                        statement.module.span,
+                        f'`use "{statement.module.text}"` leaves the project folder {display_name(item.root) or "."}',
+                        "keep shared files inside the project folder and use a path relative to this file",
+                    )
+                )
+                return
+            if not target.is_file():
+                self.diagnostics.append(
+                    Diagnostic("NP202", statement.module.span, f'no file "{statement.module.text}" next to this file', "check the path; it is relative to the file that uses it")
+                )
+                return
+            # A project file is the user's own text: its statements keep their own positions.
+            key, label, child_via, child_label = name, name, via, None
+            child = Input(target, name, item.root)
+            read = self.reader(target, name)
+        else:
+            module_name = statement.module.text
+            path = shipped_dir("stdlib") / f"{module_name}{SUFFIX}"
+            if not path.is_file() or module_name.startswith("."):
+                available = sorted(p.stem for p in shipped_dir("stdlib").glob(f"*{SUFFIX}"))
+                close = difflib.get_close_matches(module_name, available, n=1)
+                hint = f"did you mean `{close[0]}`? " if close else ""
+                self.diagnostics.append(
+                    Diagnostic(
+                        "NP201",
+                        statement.module.span,
+                        f"no stdlib module `{module_name}`",
+                        hint + "available: " + ", ".join(available) + '; a file of the project is used with quotes: use "file.netpol"',
+                    )
+                )
+                return
+            # A stdlib statement is reported at the user's `use` line.
+            key, label, child_via, child_label = f"stdlib/{module_name}{SUFFIX}", module_name, outer_via, module_name
+            child = Input(path, key, path.parent)
+
+            def read(path=path, key=key):
+                return decode_source(key, path.read_bytes(), None)
+
+        if key in stack:
+            cycle = " -> ".join(list(stack[stack.index(key):]) + [key])
+            self.diagnostics.append(Diagnostic("NP204", statement.span, f"import cycle: {cycle}", "remove one of the `use` lines in the cycle"))
+            return
+        first = self.used.get((namespace, key))
+        if first is not None:
+            self.diagnostics.append(
+                Diagnostic(
+                    "NP205",
+                    statement.span,
+                    f"`{label}` is already used in namespace {namespace}",
+                    "remove this line; a module applies once per namespace",
+                    related=((first, "first used here"),),
+                )
+            )
+            return
+        self.used[(namespace, key)] = statement.span
+        module = self.loader.load(key, read)
+        if module is not None:
+            self.walk(module, child, namespace, child_via, stack + (key,), child_label)
