@@ -47,9 +47,9 @@ def peer_covers(outer: ir.Peer, inner: ir.Peer) -> bool:
 def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
     out = []
     allows = [i for i in program.intents if isinstance(i, ir.Allow)]
-    first_of: dict[ir.Intent, ir.Intent] = {}
+    first_of: dict[tuple, ir.Intent] = {}
     for intent in program.intents:
-        first = first_of.setdefault(intent, intent)
+        first = first_of.setdefault(ir.intent_key(intent), intent)
         if first is not intent and intent.origin.user_span != first.origin.user_span:
             out.append(
                 Diagnostic(
@@ -61,10 +61,10 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
                 )
             )
     for intent in allows:
-        if first_of[intent] is not intent:
+        if first_of[ir.intent_key(intent)] is not intent:
             continue
         for other in allows:
-            if other == intent or first_of[other] is not other:
+            if other is intent or first_of[ir.intent_key(other)] is not other or ir.intent_key(other) == ir.intent_key(intent):
                 continue
             if (
                 peer_covers(other.source, intent.source)

@@ -1,14 +1,13 @@
-"""Command line: thin Typer commands over the pipeline. Heavy modules are imported inside commands."""
+"""Command line: thin Typer commands over `compiler.commands`; each command imports its stages when run."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+from .commands import EXIT_USAGE, UsageError
 
 app = typer.Typer(
     name="netpolc",
@@ -22,43 +21,32 @@ app = typer.Typer(
 
 Paths = Annotated[list[str], typer.Argument(help=".netpol files or folders (folders are searched recursively).", show_default=False)]
 Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
+Format = Annotated[str, typer.Option("--format", help="How to print diagnostics: text, json or github.")]
 
 
-def _fail_usage(message: str) -> None:
-    typer.echo(f"netpolc: {message}", err=True)
-    raise typer.Exit(EXIT_USAGE)
-
-
-def _inputs(paths: list[str]):
-    from .resolve import InputError, expand_inputs
-
+def _finish(run, *args, **kwargs) -> None:
     try:
-        return expand_inputs(paths)
-    except InputError as err:
-        _fail_usage(str(err))
-
-
-def _exit_code(diagnostics, strict: bool) -> int:
-    if any(d.code == "NP103" for d in diagnostics):
-        return EXIT_USAGE
-    if any(d.is_error for d in diagnostics) or (strict and any(d.severity == "warning" for d in diagnostics)):
-        return EXIT_FINDINGS
-    return EXIT_OK
+        code = run(*args, **kwargs)
+    except UsageError as err:
+        typer.echo(f"netpolc: {err}", err=True)
+        code = EXIT_USAGE
+    raise typer.Exit(code)
 
 
 @app.command("compile")
 def compile_command(
     paths: Paths,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write one file per policy under DIR/<namespace>/ instead of printing a YAML stream.", metavar="DIR")] = None,
-    check: Annotated[bool, typer.Option("--check", help="With -o: do not write; exit 1 and list what differs when DIR is stale.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="With -o: write nothing; exit 1 and list what differs when DIR is stale.")] = False,
     strict: Strict = False,
-    diagnostics_format: Annotated[str, typer.Option("--format", help="How to print diagnostics: text, json or github.")] = "text",
+    fmt: Format = "text",
 ) -> None:
     """Compile intents to NetworkPolicy manifests.
 
     Prints a multi-document YAML stream (pipe it to `kubectl apply -f -`), or with
-    -o DIR replaces the generated files under DIR/<namespace>/ atomically. Nothing is
-    written unless the whole program compiles, proves and validates.
+    -o DIR replaces the generated files under DIR/<namespace>/ atomically, keeping
+    files netpolc did not generate. Nothing is written unless the whole program
+    compiles, proves and validates. Diagnostics go to standard error.
 
     Examples:
 
@@ -68,54 +56,20 @@ def compile_command(
 
       netpolc compile examples/storefront -o deploy/netpol --check
     """
-    from .output import OutputError, stale, to_yaml, tree_files, write_tree
-    from .pipeline import build
-    from .render import FORMATS, render
+    from .commands import compile as command
 
-    if diagnostics_format not in FORMATS:
-        _fail_usage(f"unknown --format {diagnostics_format!r}; choose from {', '.join(FORMATS)}")
-    if check and output is None:
-        _fail_usage("--check compares against an output folder: add -o DIR")
-    result = build(_inputs(paths), validate=True)
-    if result.diagnostics:
-        typer.echo(render(result.diagnostics, diagnostics_format, result.resolved.files if result.resolved else {}), err=True, nl=False)
-    code = _exit_code(result.diagnostics, strict)
-    if code != EXIT_OK:
-        raise typer.Exit(code)
-    if output is None:
-        sys.stdout.write(to_yaml(result.manifests()))
-        return
-    files = tree_files(result.emitted)
-    if check:
-        changes = stale(output, files)
-        for change in changes:
-            typer.echo(f"{output / change.path}: {change.kind}", err=True)
-        if changes:
-            typer.echo(f"error[NP502]: {output} is stale ({len(changes)} file(s) differ); run `netpolc compile {' '.join(paths)} -o {output}`", err=True)
-            raise typer.Exit(EXIT_FINDINGS)
-        typer.echo(f"{output} is up to date ({len(files)} policies)", err=True)
-        return
-    try:
-        changes = write_tree(output, files)
-    except OutputError as err:
-        typer.echo(f"error[NP503]: {err}", err=True)
-        raise typer.Exit(EXIT_FINDINGS)
-    counts = {kind: sum(c.kind == kind for c in changes) for kind in ("added", "changed", "removed")}
-    typer.echo(
-        f"wrote {len(files)} policies to {output} ({counts['added']} added, {counts['changed']} changed, {counts['removed']} removed)",
-        err=True,
-    )
+    _finish(command.run, paths, output, check, strict, fmt)
 
 
 @app.command("check")
 def check_command(
     paths: Annotated[Optional[list[str]], typer.Argument(help=".netpol files or folders.", show_default=False)] = None,
-    diagnostics_format: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
+    fmt: Format = "text",
     strict: Strict = False,
     stdin: Annotated[bool, typer.Option("--stdin", help="Read the file to check from standard input (editor buffers).")] = False,
-    stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="The path the standard input stands for; positions are reported in it.", metavar="PATH")] = None,
+    stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="The path standard input stands for; positions are reported in it.", metavar="PATH")] = None,
 ) -> None:
-    """Report problems without writing anything (for editors, pre-commit and CI).
+    """Report problems without writing anything (editors, pre-commit, CI).
 
     Exit status: 0 clean (warnings allowed unless --strict), 1 errors found,
     2 bad usage or unreadable input.
@@ -126,44 +80,15 @@ def check_command(
 
       netpolc check --format json policies/shop.netpol
 
-      cat shop.netpol | netpolc check --stdin --stdin-filename policies/shop.netpol
+      netpolc check --stdin --stdin-filename policies/shop.netpol < shop.netpol
     """
-    from .pipeline import build
-    from .render import FORMATS, render
+    from .commands import check as command
 
-    if diagnostics_format not in FORMATS:
-        _fail_usage(f"unknown --format {diagnostics_format!r}; choose from {', '.join(FORMATS)}")
-    overrides = None
-    paths = list(paths or [])
-    if stdin:
-        name = stdin_filename or "<stdin>"
-        data = sys.stdin.buffer.read()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            _fail_usage(f"{name}: standard input is not valid UTF-8")
-        overrides = {name: text}
-        inputs = _stdin_inputs(name, paths)
-    else:
-        if not paths:
-            _fail_usage("nothing to check: pass .netpol files or folders (or --stdin)")
-        inputs = _inputs(paths)
-    result = build(inputs, overrides=overrides)
-    typer.echo(render(result.diagnostics, diagnostics_format, result.resolved.files if result.resolved else {}), nl=False)
-    raise typer.Exit(_exit_code(result.diagnostics, strict))
+    _finish(command.run, list(paths or []), fmt, strict, stdin, stdin_filename)
 
 
-def _stdin_inputs(name: str, paths: list[str]):
-    from .resolve import Input, display_name
-
-    path = Path(name)
-    item = Input(path, display_name(path) if name != "<stdin>" else name, path.parent)
-    others = [i for i in _inputs(paths) if i.name != item.name] if paths else []
-    return [item] + others
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app; an unexpected failure is reported in one line, never as a traceback."""
+def main(argv: list[str]) -> int:
+    """Run the app; an unexpected failure is reported in one line, never as a traceback."""
     import os
 
     try:
@@ -177,4 +102,4 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"netpolc: internal error: {type(err).__name__}: {err} (set NETPOLC_DEBUG=1 for details; please report it)", err=True)
         return EXIT_USAGE
-    return EXIT_OK
+    return 0

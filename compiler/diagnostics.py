@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 
 from .source import Span
 
@@ -28,8 +26,11 @@ class CodeInfo:
 
 @functools.cache
 def registry() -> dict[str, CodeInfo]:
-    """All diagnostic codes, read once from the package data file."""
-    raw = tomllib.loads(resources.files(__package__).joinpath("data/codes.toml").read_text("utf-8"))
+    """All diagnostic codes, read once from the package data file (only when a diagnostic exists)."""
+    import tomllib
+    from pathlib import Path
+
+    raw = tomllib.loads((Path(__file__).parent / "data" / "codes.toml").read_text("utf-8"))
     return {
         code: CodeInfo(code, row["name"], row["severity"], row["summary"], row.get("explanation", "").strip())
         for code, row in raw.items()

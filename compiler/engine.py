@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 from .ir import NAME_LABEL, LabelSelector
 
@@ -33,33 +33,41 @@ DIRECTIONS = (INGRESS, EGRESS)
 # ---------------------------------------------------------------- universe
 
 
-@dataclass(frozen=True)
-class ContainerPort:
+class ContainerPort(NamedTuple):
     name: str | None
     number: int
     protocol: str = "TCP"
 
 
-@dataclass(frozen=True, eq=False)
+# Endpoints compare by identity: two pods with the same labels are still two pods.
+
+
 class Namespace:
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ("name", "labels")
 
-    def __post_init__(self) -> None:
+    def __init__(self, name: str, labels: Mapping[str, str] | None = None):
+        self.name = name
         # The API server sets this label on every namespace (Kubernetes >= 1.21).
-        object.__setattr__(self, "labels", {**self.labels, NAME_LABEL: self.name})
+        self.labels = {**(labels or {}), NAME_LABEL: name}
+
+    def __repr__(self) -> str:
+        return f"Namespace({self.name!r}, {self.labels!r})"
 
 
-@dataclass(frozen=True, eq=False)
 class Pod:
-    namespace: str
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    ports: tuple[ContainerPort, ...] = ()
-    ip: str | None = None
+    __slots__ = ("namespace", "name", "labels", "ports", "ip")
+
+    def __init__(self, namespace: str, name: str, labels: Mapping[str, str] | None = None, ports=(), ip: str | None = None):
+        self.namespace = namespace
+        self.name = name
+        self.labels = dict(labels or {})
+        self.ports = tuple(ports)
+        self.ip = ip
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    __repr__ = __str__
 
     def resolve_port(self, name: str, protocol: str) -> int | None:
         for port in self.ports:
@@ -68,42 +76,40 @@ class Pod:
         return None
 
 
-@dataclass(frozen=True, eq=False)
 class Address:
-    ip: str
-    label: str = ""
+    __slots__ = ("ip", "label")
+
+    def __init__(self, ip: str, label: str = ""):
+        self.ip = ip
+        self.label = label
 
     def __str__(self) -> str:
         return self.label or self.ip
+
+    __repr__ = __str__
 
 
 Endpoint = Pod | Address
 
 
-@dataclass(frozen=True, eq=False)
 class Universe:
     """Endpoints to reason about: namespaces, pods in them, and addresses outside."""
 
-    namespaces: tuple[Namespace, ...]
-    pods: tuple[Pod, ...]
-    addresses: tuple[Address, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "namespace_by_name", {ns.name: ns for ns in self.namespaces})
+    def __init__(self, namespaces, pods, addresses=()):
+        self.namespaces = tuple(namespaces)
+        self.pods = tuple(pods)
+        self.addresses = tuple(addresses)
+        self.endpoints: tuple[Endpoint, ...] = self.pods + self.addresses
+        self.namespace_by_name = {ns.name: ns for ns in self.namespaces}
 
     def namespace(self, name: str) -> Namespace:
         return self.namespace_by_name.get(name) or Namespace(name)
-
-    @property
-    def endpoints(self) -> tuple[Endpoint, ...]:
-        return self.pods + self.addresses
 
 
 # ---------------------------------------------------------------- policy model
 
 
-@dataclass(frozen=True)
-class PeerRule:
+class PeerRule(NamedTuple):
     """One peer of a rule. kind: `pods`, `block` or `all` (an empty from/to list)."""
 
     kind: str
@@ -153,8 +159,7 @@ class PeerRule:
         return f"{pods} in namespaces {self.namespace_selector}"
 
 
-@dataclass(frozen=True)
-class PortRule:
+class PortRule(NamedTuple):
     protocol: str = "TCP"
     port: int | str | None = None
     end_port: int | None = None
@@ -177,15 +182,13 @@ class PortRule:
         return f"{port}/{self.protocol}"
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     peers: tuple[PeerRule, ...]  # empty: every endpoint
     ports: tuple[PortRule, ...]  # empty: every port
-    index: int = 0
+    number: int = 0  # position in the policy's list of rules
 
 
-@dataclass(frozen=True, eq=False)
-class Policy:
+class Policy(NamedTuple):
     """A NetworkPolicy, or an intent in the same shape; `source`/`intent` say where it came from."""
 
     name: str
@@ -549,8 +552,7 @@ def _synthetic_ports(names: set[tuple[str, str]], numeric: list[PortRule]) -> tu
 # ---------------------------------------------------------------- every flow at once
 
 
-@dataclass(frozen=True)
-class Atom:
+class Atom(NamedTuple):
     """A representative (protocol, port number): every port in one elementary interval."""
 
     protocol: str
@@ -710,8 +712,7 @@ class Reach:
         return True
 
 
-@dataclass(frozen=True)
-class Difference:
+class Difference(NamedTuple):
     """A flow on which two policy sets disagree, seen from one side."""
 
     direction: str

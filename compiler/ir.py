@@ -1,10 +1,14 @@
-"""Target-neutral intermediate representation in Kubernetes words; every intent keeps its origin."""
+"""Target-neutral intermediate representation in Kubernetes words; every intent keeps its origin.
+
+Values are NamedTuples (cheap to define at start-up, immutable, hashable); an intent's
+last field is always its origin, which `intent_key` leaves out.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Mapping, NamedTuple
 
 from .source import Span
 
@@ -15,8 +19,7 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 # ---------------------------------------------------------------- selectors
 
 
-@dataclass(frozen=True, order=True)
-class Expression:
+class Expression(NamedTuple):
     """A matchExpressions entry; operator is In, NotIn, Exists or DoesNotExist."""
 
     key: str
@@ -35,8 +38,7 @@ class Expression:
         raise ValueError(f"unknown selector operator {self.operator!r}")
 
 
-@dataclass(frozen=True, order=True)
-class LabelSelector:
+class LabelSelector(NamedTuple):
     """matchLabels AND matchExpressions, kept sorted so that equal selectors compare equal.
 
     The empty selector selects everything; it is only ever built where the source
@@ -165,8 +167,7 @@ EVERYTHING = LabelSelector()
 # ---------------------------------------------------------------- peers
 
 
-@dataclass(frozen=True, order=True)
-class NamespaceRef:
+class NamespaceRef(NamedTuple):
     """Which namespaces a pod peer looks in: one by name, those whose labels match, or all."""
 
     kind: str  # "named", "labelled", "all"
@@ -181,8 +182,7 @@ class NamespaceRef:
         return "any namespace"
 
 
-@dataclass(frozen=True, order=True)
-class Pods:
+class Pods(NamedTuple):
     """Pods matching `selector` in the namespaces `namespace` refers to."""
 
     namespace: NamespaceRef
@@ -194,8 +194,7 @@ class Pods:
         return f"{self.selector} in {self.namespace}"
 
 
-@dataclass(frozen=True, order=True)
-class Block:
+class Block(NamedTuple):
     """Addresses in `cidr` but not in any of `excepts` (normalised network strings)."""
 
     cidr: str
@@ -210,9 +209,10 @@ class Block:
         return f"{self.cidr} except ({', '.join(self.excepts)})"
 
 
-@dataclass(frozen=True, order=True)
-class World:
+class World(NamedTuple):
     """Every address inside the cluster and outside it."""
+
+    name: str = "world"  # a field, so that World() is not equal to an empty tuple
 
     def __str__(self) -> str:
         return "world"
@@ -224,8 +224,7 @@ Peer = Pods | Block | World
 # ---------------------------------------------------------------- ports
 
 
-@dataclass(frozen=True, order=True)
-class PortRange:
+class PortRange(NamedTuple):
     """One NetworkPolicyPort: protocol with a number, a number range, a name, or every port (None)."""
 
     protocol: str = "TCP"
@@ -264,8 +263,7 @@ def ports_contain(outer: tuple[PortRange, ...], inner: tuple[PortRange, ...]) ->
 # ---------------------------------------------------------------- intents
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where an intent comes from: the statement, its text, and the `use` line that brought it in."""
 
     span: Span
@@ -282,29 +280,26 @@ class Origin:
         return f"use {self.module}: {self.text}" if self.module else self.text
 
 
-@dataclass(frozen=True)
-class Isolate:
+class Isolate(NamedTuple):
     """`deny all|ingress|egress [for S]`: the subject pods accept / send only what is allowed."""
 
     namespace: str
     subject: LabelSelector
     directions: tuple[str, ...]  # subset of ("ingress", "egress"), sorted
-    origin: Origin = field(compare=False)
+    origin: Origin
 
 
-@dataclass(frozen=True)
-class Allow:
+class Allow(NamedTuple):
     """`allow A to B[:ports]`."""
 
     namespace: str
     source: Peer
     destination: Peer
     ports: tuple[PortRange, ...]  # empty: every port
-    origin: Origin = field(compare=False)
+    origin: Origin
 
 
-@dataclass(frozen=True)
-class Only:
+class Only(NamedTuple):
     """`egress only to P` / `ingress only from P` for the subject pods."""
 
     namespace: str
@@ -312,11 +307,10 @@ class Only:
     subject: LabelSelector
     peer: Peer
     ports: tuple[PortRange, ...]
-    origin: Origin = field(compare=False)
+    origin: Origin
 
 
-@dataclass(frozen=True)
-class Expect:
+class Expect(NamedTuple):
     """`expect A -> B:port allowed|denied`."""
 
     namespace: str
@@ -324,10 +318,15 @@ class Expect:
     destination: Peer
     port: PortRange
     verdict: str
-    origin: Origin = field(compare=False)
+    origin: Origin
 
 
 Intent = Isolate | Allow | Only
+
+
+def intent_key(intent) -> tuple:
+    """What makes two intents the same, whatever line they are written on."""
+    return (type(intent).__name__,) + tuple(intent[:-1])
 
 
 @dataclass

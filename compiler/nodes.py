@@ -1,22 +1,24 @@
-"""Syntax tree of the intent language: frozen dataclasses in the words of the source, each with a span."""
+"""Syntax tree of the intent language: immutable nodes in the words of the source, each with a span.
+
+Nodes are NamedTuples rather than dataclasses: they are created at import by every
+`netpolc check`, and a NamedTuple class costs a tenth of a frozen dataclass to define.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .source import Span
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     """A token as written (label key, value, name, port...) and where."""
 
     text: str
     span: Span
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(NamedTuple):
     """One term of a label selector: `key=value`, `key!=value`, `key in (...)`, `key notin (...)`, `key`, `!key`."""
 
     key: Word
@@ -25,8 +27,7 @@ class Requirement:
     span: Span
 
 
-@dataclass(frozen=True)
-class Selector:
+class Selector(NamedTuple):
     """A pod or namespace label selector; `any` is written out explicitly, never implied."""
 
     requirements: tuple[Requirement, ...]
@@ -34,8 +35,7 @@ class Selector:
     span: Span
 
 
-@dataclass(frozen=True)
-class NamespaceScope:
+class NamespaceScope(NamedTuple):
     """Where a pod selector looks: `in namespace N`, `in namespaces SEL`, `in any namespace`."""
 
     kind: str  # "named", "labelled", "all"
@@ -44,45 +44,39 @@ class NamespaceScope:
     span: Span
 
 
-@dataclass(frozen=True)
-class PodTarget:
+class PodTarget(NamedTuple):
     selector: Selector
     scope: NamespaceScope | None
     span: Span
 
 
-@dataclass(frozen=True)
-class NamespaceTarget:
+class NamespaceTarget(NamedTuple):
     """`namespace N`: every pod of one namespace."""
 
     name: Word
     span: Span
 
 
-@dataclass(frozen=True)
-class NamespacesTarget:
+class NamespacesTarget(NamedTuple):
     """`namespaces SEL`: every pod of the namespaces whose labels match."""
 
     selector: Selector
     span: Span
 
 
-@dataclass(frozen=True)
-class ClusterTarget:
+class ClusterTarget(NamedTuple):
     """`cluster`: every pod of every namespace."""
 
     span: Span
 
 
-@dataclass(frozen=True)
-class WorldTarget:
+class WorldTarget(NamedTuple):
     """`world`: every address, inside the cluster and out."""
 
     span: Span
 
 
-@dataclass(frozen=True)
-class IpTarget:
+class IpTarget(NamedTuple):
     cidr: Word
     excepts: tuple[Word, ...]
     span: Span
@@ -91,8 +85,7 @@ class IpTarget:
 Target = PodTarget | NamespaceTarget | NamespacesTarget | ClusterTarget | WorldTarget | IpTarget
 
 
-@dataclass(frozen=True)
-class Port:
+class Port(NamedTuple):
     """`5432`, `8000-8080`, `http`, each optionally `/udp`."""
 
     value: Word
@@ -100,8 +93,7 @@ class Port:
     span: Span
 
 
-@dataclass(frozen=True)
-class Peer:
+class Peer(NamedTuple):
     target: Target
     ports: tuple[Port, ...] | None
     span: Span
@@ -110,14 +102,12 @@ class Peer:
 # ---------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True)
-class NamespaceStmt:
+class NamespaceStmt(NamedTuple):
     name: Word
     span: Span
 
 
-@dataclass(frozen=True)
-class UseStmt:
+class UseStmt(NamedTuple):
     """`use dns` (a stdlib module) or `use "path.netpol"` (a file of the project)."""
 
     module: Word
@@ -125,29 +115,25 @@ class UseStmt:
     span: Span
 
 
-@dataclass(frozen=True)
-class DenyStmt:
+class DenyStmt(NamedTuple):
     direction: str  # "all", "ingress", "egress"
     subject: Selector | None
     span: Span
 
 
-@dataclass(frozen=True)
-class DenyFlowStmt:
+class DenyFlowStmt(NamedTuple):
     source: Peer
     destination: Peer
     span: Span
 
 
-@dataclass(frozen=True)
-class AllowStmt:
+class AllowStmt(NamedTuple):
     source: Peer
     destination: Peer
     span: Span
 
 
-@dataclass(frozen=True)
-class OnlyStmt:
+class OnlyStmt(NamedTuple):
     """`egress only to P [for S]` / `ingress only from P [for S]`."""
 
     direction: str  # "ingress" or "egress"
@@ -156,8 +142,7 @@ class OnlyStmt:
     span: Span
 
 
-@dataclass(frozen=True)
-class ExpectStmt:
+class ExpectStmt(NamedTuple):
     source: Peer
     destination: Peer
     verdict: str  # "allowed" or "denied"
@@ -167,8 +152,7 @@ class ExpectStmt:
 Statement = NamespaceStmt | UseStmt | DenyStmt | DenyFlowStmt | AllowStmt | OnlyStmt | ExpectStmt
 
 
-@dataclass(frozen=True)
-class Module:
+class Module(NamedTuple):
     """One parsed file."""
 
     name: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 
@@ -149,6 +148,8 @@ def _unexpected_characters(source: SourceFile, err, parser) -> Diagnostic:
 
 def _statement_typo(source, span, word: str, parser, expected) -> Diagnostic:
     keyword = re.match(r"[A-Za-z][\w-]*", word)
+    import difflib
+
     close = difflib.get_close_matches(keyword.group(0), STATEMENT_KEYWORDS, n=1) if keyword else []
     hint = f"did you mean `{close[0]}`?" if close else f"a line starts with {STATEMENT_WORDS}"
     return Diagnostic("NP102", span, f"unknown statement `{_shorten(word)}`", hint)

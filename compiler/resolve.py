@@ -9,7 +9,6 @@ module land in the namespace of the `use` line until the module names its own.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,6 +222,8 @@ class _Walk:
             path = shipped_dir("stdlib") / f"{module_name}{SUFFIX}"
             if not path.is_file() or module_name.startswith("."):
                 available = sorted(p.stem for p in shipped_dir("stdlib").glob(f"*{SUFFIX}"))
+                import difflib
+
                 close = difflib.get_close_matches(module_name, available, n=1)
                 hint = f"did you mean `{close[0]}`? " if close else ""
                 self.diagnostics.append(

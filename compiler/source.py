@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from pathlib import Path
 
 # A .netpol file is a few hundred lines; anything this large is a mistake
@@ -10,8 +11,7 @@ from pathlib import Path
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
 
-@dataclass(frozen=True, order=True)
-class Span:
+class Span(NamedTuple):
     """A region of a file. Lines and columns are 1-based; the end is exclusive."""
 
     file: str

@@ -1,0 +1,76 @@
+"""`netpolc check`: report diagnostics, write nothing. Also the fast entry point that skips Typer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from . import UsageError, check_format, exit_code, inputs
+
+OPTIONS = ("--format", "--strict", "--stdin", "--stdin-filename")
+
+
+def run(paths: list[str], fmt: str = "text", strict: bool = False, stdin: bool = False, stdin_filename: str | None = None) -> int:
+    from ..pipeline import build
+    from ..render import FORMATS, render
+
+    check_format(fmt, FORMATS)
+    overrides = None
+    if stdin:
+        name = stdin_filename or "<stdin>"
+        data = sys.stdin.buffer.read()
+        try:
+            overrides = {name: data.decode("utf-8")}
+        except UnicodeDecodeError:
+            raise UsageError(f"{name}: standard input is not valid UTF-8") from None
+        items = _stdin_inputs(name, paths)
+    else:
+        if not paths:
+            raise UsageError("nothing to check: pass .netpol files or folders (or --stdin)")
+        items = inputs(paths)
+    result = build(items, overrides=overrides, prove=False)
+    sys.stdout.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
+    return exit_code(result.diagnostics, strict)
+
+
+def _stdin_inputs(name: str, paths: list[str]):
+    from ..resolve import Input, display_name
+
+    path = Path(name)
+    item = Input(path, display_name(path) if name != "<stdin>" else name, path.parent)
+    others = [i for i in inputs(paths) if i.name != item.name] if paths else []
+    return [item] + others
+
+
+def fast_main(argv: list[str]) -> int | None:
+    """`netpolc check ...` without loading Typer (a pre-commit hook pays start-up on every commit).
+
+    Returns None when the arguments need the full command line (help, or anything
+    unusual), which then parses them and prints the same errors as every command.
+    """
+    paths, fmt, strict, stdin, stdin_filename = [], "text", False, False, None
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-h", "--help") or (arg.startswith("-") and arg.split("=", 1)[0] not in OPTIONS):
+            return None
+        if arg == "--strict":
+            strict = True
+        elif arg == "--stdin":
+            stdin = True
+        elif arg.startswith("--format") or arg.startswith("--stdin-filename"):
+            name, equals, value = arg.partition("=")
+            if not equals:
+                value = next(args, None)
+                if value is None:
+                    return None
+            if name == "--format":
+                fmt = value
+            else:
+                stdin_filename = value
+        else:
+            paths.append(arg)
+    try:
+        return run(paths, fmt, strict, stdin, stdin_filename)
+    except UsageError as err:
+        sys.stderr.write(f"netpolc: {err}\n")
+        return 2

@@ -1,0 +1,52 @@
+"""`netpolc compile`: print a YAML stream, or write / check an output folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from . import EXIT_FINDINGS, EXIT_OK, check_format, exit_code, inputs
+
+
+def run(paths: list[str], output: Path | None = None, check: bool = False, strict: bool = False, fmt: str = "text") -> int:
+    from ..output import OutputError, stale, to_yaml, tree_files, write_tree
+    from ..pipeline import build
+    from ..render import FORMATS, render
+    from . import UsageError
+
+    check_format(fmt, FORMATS)
+    if check and output is None:
+        raise UsageError("--check compares against an output folder: add -o DIR")
+    result = build(inputs(paths), validate=True)
+    if result.diagnostics:
+        sys.stderr.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
+    code = exit_code(result.diagnostics, strict)
+    if code != EXIT_OK:
+        return code
+    if output is None:
+        sys.stdout.write(to_yaml(result.manifests()))
+        return EXIT_OK
+    files = tree_files(result.emitted)
+    if check:
+        changes = stale(output, files)
+        for change in changes:
+            sys.stderr.write(f"{(output / change.path).as_posix()}: {change.kind}\n")
+        if changes:
+            sys.stderr.write(
+                f"error[NP502]: {output.as_posix()} is stale: {len(changes)} file(s) differ from the sources; "
+                f"run `netpolc compile {' '.join(paths)} -o {output.as_posix()}`\n"
+            )
+            return EXIT_FINDINGS
+        sys.stderr.write(f"{output.as_posix()} is up to date ({len(files)} policies)\n")
+        return EXIT_OK
+    try:
+        changes = write_tree(output, files)
+    except OutputError as err:
+        sys.stderr.write(f"error[NP503]: {err}\n")
+        return EXIT_FINDINGS
+    counts = {kind: sum(c.kind == kind for c in changes) for kind in ("added", "changed", "removed")}
+    sys.stderr.write(
+        f"wrote {len(files)} policies to {output.as_posix()} "
+        f"({counts['added']} added, {counts['changed']} changed, {counts['removed']} removed)\n"
+    )
+    return EXIT_OK
