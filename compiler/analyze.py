@@ -44,6 +44,14 @@ def peer_covers(outer: ir.Peer, inner: ir.Peer) -> bool:
     return False
 
 
+def _destination_covers(outer: ir.Peer, inner: ir.Peer) -> bool:
+    """Like peer_covers, but pods must be in the same namespace: an allow to pods also
+    writes their ingress policy, which a wider destination (`cluster`) does not."""
+    if isinstance(inner, ir.Pods):
+        return isinstance(outer, ir.Pods) and outer.namespace == inner.namespace and outer.selector.covers(inner.selector)
+    return peer_covers(outer, inner)
+
+
 def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
     out = []
     allows = [i for i in program.intents if isinstance(i, ir.Allow)]
@@ -68,7 +76,7 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
                 continue
             if (
                 peer_covers(other.source, intent.source)
-                and peer_covers(other.destination, intent.destination)
+                and _destination_covers(other.destination, intent.destination)
                 and ir.ports_contain(other.ports, intent.ports)
             ):
                 out.append(

@@ -81,6 +81,8 @@ def _describe(terminal: str, parser) -> str:
 
 def expected_words(expected, parser) -> list[str]:
     expected = set(expected)
+    if "_NL" in expected:  # "end of the line" already says it
+        expected.discard("$END")
     words = []
     if len(expected & STATEMENT_START) >= 5:
         words.append(STATEMENT_WORDS)
@@ -104,11 +106,7 @@ def _expected_hint(expected, parser) -> str:
 
 
 def _token_text(token) -> str:
-    if token.type == "_NL":
-        return "the end of the line"
-    if token.type == "$END":
-        return "the end of the file"
-    return f"`{token}`"
+    return f"`{_shorten(str(token))}`"
 
 
 def _unexpected_token(source: SourceFile, err, parser) -> Diagnostic:
@@ -122,11 +120,25 @@ def _unexpected_token(source: SourceFile, err, parser) -> Diagnostic:
         if token.type == "_NL":  # point at the end of the line, not the next one
             end_line, end_column = line, column + 1
         span = Span(source.name, line, column, end_line, end_column)
-    expected = set(err.expected)
+    expected = _acceptable(err)
     if expected >= STATEMENT_START:
         return _statement_typo(source, span, str(token), parser, expected)
-    message = f"unexpected {_token_text(token)}"
+    if token.type in ("_NL", "$END"):
+        message = "the line ends too early" if token.type == "_NL" else "the file ends too early"
+    else:
+        message = f"unexpected {_token_text(token)}"
     return Diagnostic("NP100", span, message, _expected_hint(expected, parser))
+
+
+def _acceptable(err) -> set[str]:
+    """Terminals that can really come next. LALR merges states, so the raw lookahead set
+    can list tokens of other statements (`->` inside an allow); asking the interactive
+    parser filters those out."""
+    try:
+        accepted = err.interactive_parser.accepts()
+    except Exception:  # older Lark, or a state it cannot replay: fall back to the raw set
+        return set(err.expected)
+    return set(accepted) or set(err.expected)
 
 
 def _unexpected_characters(source: SourceFile, err, parser) -> Diagnostic:
