@@ -18,7 +18,7 @@ import dataclasses
 import enum
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -190,8 +190,16 @@ def load_target(spec: str) -> tuple[Target, str | None]:
     return _bundled(name), version if sep else None
 
 
-def check_features(features: Iterable[Feature], target: Target, version: str | None) -> list[Finding]:
-    """Findings, in `Feature` order, for the used features that `target` does not enforce as written."""
+def check_features(
+    features: Iterable[Feature], target: Target, version: str | None, counts: Mapping[Feature, int] | None = None
+) -> list[Finding]:
+    """Findings, in `Feature` order, for the used features that `target` does not enforce as written.
+
+    A supported row with a `limit` is enforced only up to it, and only the caller knows the
+    counts: without `counts` every use is reported; with them, a count above the limit is
+    (whether or not the feature itself is used: the limit on port combinations sits on the
+    end_port row, and expanding a range removes endPort but adds combinations).
+    """
     # Every policy depends on network_policy, so it is checked even if the caller omits it; if
     # nothing is enforced, one finding says so instead of one per feature.
     gate = target.row(Feature.network_policy, version)
@@ -201,8 +209,11 @@ def check_features(features: Iterable[Feature], target: Target, version: str | N
     findings = []
     for feature in Feature:
         row = target.row(feature, version)
-        # A supported row with a limit is enforced only up to it: the caller knows the counts.
-        if feature in used and (row.status is not Status.supported or row.limit is not None):
+        if row.status is Status.supported and row.limit is not None:
+            over = feature in used if counts is None else counts.get(feature, 0) > row.limit
+            if over:
+                findings.append(_finding(row, target, version))
+        elif feature in used and row.status is not Status.supported:
             findings.append(_finding(row, target, version))
     return findings
 
