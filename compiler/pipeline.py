@@ -35,8 +35,8 @@ def parse_file(source):
     return to_module(tree, source.name), diagnostics
 
 
-def build(inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False) -> Result:
-    """Parse, resolve, lower, analyse, emit, prove (and optionally schema-validate) a program."""
+def build(inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None) -> Result:
+    """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program."""
     from .resolve import resolve
 
     resolved = resolve(inputs, parse_file, overrides)  # parse every file; imports; namespaces
@@ -61,15 +61,27 @@ def build(inputs: list[Input], overrides: dict[str, str] | None = None, prove: b
 
     from .emit import emit
 
-    result.emitted = emit(program)  # manifests, named
-    if prove:
-        from .verify import prove as prove_output
+    expand = 0
+    if cni is not None:  # target CNIs (`capabilities.Options`): their rewrites first
+        from .capabilities import expand_limit, substitute_named_ports
 
-        diagnostics += prove_output(program, result.emitted)  # must run after emit
-    if validate and not has_errors(diagnostics):
+        program, notes = substitute_named_ports(program, cni)  # in the IR, so the proof covers it
+        diagnostics += notes
+        result.program = program
+        expand = expand_limit(cni)
+    result.emitted = emit(program, expand)  # manifests, named
+    if validate:
         from .schema import validate_manifests
 
-        diagnostics += validate_manifests(result.emitted)
+        diagnostics += validate_manifests(result.emitted)  # before the proof, which reads them back
+    if prove and not has_errors(diagnostics):
+        from .verify import prove as prove_output
+
+        diagnostics += prove_output(program, result.emitted)
+    if cni is not None:
+        from .capabilities import check
+
+        diagnostics += check(result.emitted, cni, expand)  # what each target CNI enforces of them
     return _done(result)
 
 

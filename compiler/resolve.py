@@ -130,12 +130,13 @@ def resolve(inputs: list[Input], parse_file, overrides: dict[str, str] | None = 
     placed: list[Placed] = []
     namespaces: dict[str, Span] = {}
     state = _Walk(loader, reader, placed, namespaces)
-    for name, item in roots.items():
-        if name in used:
-            continue
+    # Files only reachable through a cycle of uses have no root; walk them anyway so
+    # that the cycle is reported instead of the files being silently skipped.
+    order = [n for n in roots if n not in used] + [n for n in roots if n in used]
+    for name in order:
         module = loader.modules.get(name)
-        if module is not None:
-            state.walk(module, item, namespace=None, via=None, stack=(name,), module_label=None)
+        if module is not None and (name not in used or name not in state.walked):
+            state.walk(module, roots[name], namespace=None, via=None, stack=(name,), module_label=None)
     return Resolved(
         placed,
         tuple(namespaces),
@@ -165,8 +166,10 @@ class _Walk:
         self.namespaces = namespaces
         self.diagnostics: list[Diagnostic] = []
         self.used: dict[tuple[str, str], Span] = {}
+        self.walked: set[str] = set()
 
     def walk(self, module: nodes.Module, item: Input, namespace: str | None, via: Span | None, stack, module_label):
+        self.walked.add(module.name)
         source = self.loader.files.get(module.name)
         for statement in module.statements:
             if isinstance(statement, nodes.NamespaceStmt):

@@ -67,7 +67,11 @@ def intent_model(program: ir.Program) -> engine.PolicySet:
 def prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     """NP500 for each flow where the manifests and the intents disagree (none when the compiler is right)."""
     intended = intent_model(program)
-    actual = engine.load_policies(item.manifest() for item in emitted)
+    try:
+        actual = engine.load_policies(item.manifest() for item in emitted)
+    except engine.PolicyError as err:
+        span = emitted[0].intent.origin.user_span if emitted else program.intents[0].origin.user_span
+        return [Diagnostic("NP500", span, f"internal error: an emitted manifest cannot be read back: {err}", "nothing was written; please report this with the input that caused it")]
     universe = engine.representative_universe([intended, actual])
     atoms = engine.port_atoms([intended, actual], universe)
     differences = engine.compare(engine.Reach(intended, universe, atoms), engine.Reach(actual, universe, atoms))
