@@ -29,6 +29,8 @@ from .ir import NAME_LABEL, LabelSelector
 INGRESS = "ingress"
 EGRESS = "egress"
 DIRECTIONS = (INGRESS, EGRESS)
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+EMPTY_SELECTOR = LabelSelector()
 
 # ---------------------------------------------------------------- universe
 
@@ -104,6 +106,13 @@ class Universe:
 
     def namespace(self, name: str) -> Namespace:
         return self.namespace_by_name.get(name) or Namespace(name)
+
+    def index(self) -> "_Index":
+        """Positions and peer masks, built once per universe and shared by every Reach over it."""
+        found = self.__dict__.get("_index")
+        if found is None:
+            found = self.__dict__["_index"] = _Index(self)
+        return found
 
 
 # ---------------------------------------------------------------- policy model
@@ -473,16 +482,18 @@ def representative_universe(
     policy_sets: Iterable[PolicySet],
     extra_peers: Iterable[tuple[str, PeerRule]] = (),
     extra_addresses: Iterable[str] = (),
+    extra_ports: Iterable[PortRule] = (),
 ) -> Universe:
     """Endpoints enough to tell every policy and peer apart, built from the policies themselves.
 
     One pod per label set a selector implies (and its near misses) in each namespace the
-    selector can look at, an unlabelled pod per namespace, a namespace per namespace
-    selector plus an unnamed "other" one, and one address per region the CIDRs cut.
+    selector can look at, an unlabelled pod per namespace, a namespace per label set a
+    namespace selector implies (and its near misses) plus an "other" one, and one address
+    per region the CIDRs cut. A namespace selector's pod selectors are placed only in the
+    namespaces it (nearly) matches, not everywhere: that keeps 1,000 namespaces small.
     """
     located: dict[str, set[LabelSelector]] = {}
-    everywhere: set[LabelSelector] = set()
-    namespace_selectors: set[LabelSelector] = set()
+    scoped: dict[LabelSelector, set[LabelSelector]] = {}  # namespace selector -> pod selectors
     networks: set = set()
     port_names: set[tuple[str, str]] = set()
     numeric: list[PortRule] = []
@@ -492,14 +503,19 @@ def representative_universe(
             networks.add(ipaddress.ip_network(peer.cidr))
             networks.update(ipaddress.ip_network(e) for e in peer.excepts)
         elif peer.kind == "pods":
-            selector = peer.pod_selector or LabelSelector()
+            selector = EMPTY_SELECTOR if peer.pod_selector is None else peer.pod_selector
             if peer.namespace_kind == "policy":
                 located.setdefault(namespace, set()).add(selector)
             elif peer.namespace_kind == "named":
                 located.setdefault(peer.namespace_name, set()).add(selector)
             else:
-                namespace_selectors.add(peer.namespace_selector)
-                everywhere.add(selector)
+                scoped.setdefault(peer.namespace_selector, set()).add(selector)
+
+    def visit_port(port: PortRule) -> None:
+        if isinstance(port.port, str):
+            port_names.add((port.port, port.protocol))
+        elif port.port is not None:
+            numeric.append(port)
 
     for policy_set in policy_sets:
         for policy in policy_set.policies:
@@ -508,26 +524,52 @@ def representative_universe(
                 for peer in rule.peers:
                     visit_peer(policy.namespace, peer)
                 for port in rule.ports:
-                    if isinstance(port.port, str):
-                        port_names.add((port.port, port.protocol))
-                    elif port.port is not None:
-                        numeric.append(port)
+                    visit_port(port)
     for namespace, peer in extra_peers:
         visit_peer(namespace, peer)
     for address in extra_addresses:
         networks.add(ipaddress.ip_network(address))
+    for port in extra_ports:
+        visit_port(port)
 
-    namespaces = [Namespace(name) for name in sorted(located)]
-    for i, selector in enumerate(sorted(namespace_selectors)):
-        for j, labels in enumerate(_variants(selector)):
-            namespaces.append(Namespace(f"netpolc-ns{i}-{j}", labels))
-    namespaces.append(Namespace(OTHER_NAMESPACE))
+    named = {name: Namespace(name) for name in sorted(located)}
+    synthetic: dict[tuple, Namespace] = {}  # labels other than the name -> namespace
+    attached: dict[str, set[LabelSelector]] = {}
+
+    def namespace_for(labels: dict[str, str]) -> Namespace:
+        """The namespace standing for a label set: named when the set names it, else a synthetic one."""
+        name = labels.get(NAME_LABEL)
+        if name == OTHER_NAMESPACE:  # a near miss of a namespace name: the unnamed "other" namespace
+            labels, name = {k: v for k, v in labels.items() if k != NAME_LABEL}, None
+        if name is not None:
+            if name not in named:
+                named[name] = Namespace(name, labels)
+            return named[name]
+        key = tuple(sorted(labels.items()))
+        if not key:  # no label at all: any namespace the program does not name
+            key, labels = (("", OTHER_NAMESPACE),), {}
+        if key not in synthetic:
+            synthetic[key] = Namespace(OTHER_NAMESPACE if not labels else f"netpolc-ns{len(synthetic)}", labels)
+        return synthetic[key]
+
+    for selector in sorted(scoped):
+        for labels in _variants(selector):
+            attached.setdefault(namespace_for(labels).name, set()).update(scoped[selector])
+    namespace_for({})  # the "other" namespace always exists
+    namespaces = [named[n] for n in sorted(named)] + sorted(synthetic.values(), key=lambda ns: (ns.name == OTHER_NAMESPACE, ns.name))
+    # A selector that does not name its namespace may match namespaces created for others.
+    for selector in sorted(scoped):
+        if any(k == NAME_LABEL for k, _ in selector.match_labels):
+            continue
+        for namespace in namespaces:
+            if selector.matches(namespace.labels):
+                attached.setdefault(namespace.name, set()).update(scoped[selector])
 
     ports = _synthetic_ports(port_names, numeric)
     pods = []
     for namespace in namespaces:
         label_sets: dict[tuple, dict] = {(): {}}
-        for selector in sorted(located.get(namespace.name, ())) + sorted(everywhere):
+        for selector in sorted(located.get(namespace.name, set()) | attached.get(namespace.name, set())):
             for labels in _variants(selector):
                 label_sets.setdefault(tuple(sorted(labels.items())), labels)
         for key, labels in sorted(label_sets.items()):
@@ -586,13 +628,142 @@ def port_atoms(policy_sets: Iterable[PolicySet], universe: Universe, extra: Iter
     return tuple(Atom(protocol, n) for protocol in ("TCP", "UDP", "SCTP") for n in sorted(cuts[protocol]))
 
 
+def _matcher(selector: LabelSelector):
+    """A fast `selector.matches`: matchLabels as one C-level subset test, then the expressions."""
+    fixed = frozenset(selector.match_labels)
+    expressions = selector.match_expressions
+    if not expressions:
+        return lambda labels: labels.items() >= fixed
+    return lambda labels: labels.items() >= fixed and all(e.matches(labels) for e in expressions)
+
+
+def _mask(indices: Iterable[int], size: int) -> int:
+    """An int with the given bits set (built as bytes: one big-int operation, not one per bit)."""
+    bits = bytearray((size + 7) // 8)
+    for i in indices:
+        bits[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(bits, "little")
+
+
+class _Index:
+    """What every Reach over one universe shares: endpoint positions and the peer masks.
+
+    A peer's mask (the endpoints it matches) depends on the universe only, so the two
+    policy sets a proof compares compute each distinct peer once.
+    """
+
+    def __init__(self, universe: "Universe"):
+        self.universe = universe
+        self.size = len(universe.endpoints)
+        self.full = (1 << self.size) - 1
+        self.position = {id(e): i for i, e in enumerate(universe.endpoints)}
+        self.by_namespace: dict[str, list[int]] = {}
+        for i, pod in enumerate(universe.pods):
+            self.by_namespace.setdefault(pod.namespace, []).append(i)
+        # Addresses (and pods that have an IP) sorted by family and number, for CIDR lookups.
+        located = [(ipaddress.ip_address(e.ip), i) for i, e in enumerate(universe.endpoints) if e.ip is not None]
+        self.ips = {4: sorted((int(a), i) for a, i in located if a.version == 4), 6: sorted((int(a), i) for a, i in located if a.version == 6)}
+        self.ip_keys = {v: [n for n, _ in items] for v, items in self.ips.items()}
+        self.peer_masks: dict = {}
+        self.namespace_masks: dict = {}
+        self.matchers: dict = {}
+
+    def matcher(self, selector: LabelSelector):
+        found = self.matchers.get(selector)
+        if found is None:
+            found = self.matchers[selector] = _matcher(selector)
+        return found
+
+    def pods_in(self, namespace: str, selector: LabelSelector | None) -> list[int]:
+        indices = self.by_namespace.get(namespace, ())
+        if selector is None or selector.is_empty:
+            return list(indices)
+        match, pods = self.matcher(selector), self.universe.pods
+        return [i for i in indices if match(pods[i].labels)]
+
+    def namespaces_matching(self, selector: LabelSelector) -> list[str]:
+        named = dict(selector.match_labels).get(NAME_LABEL)
+        if named is not None:  # the common `namespace NAME`: one lookup, not a scan
+            namespace = self.universe.namespace_by_name.get(named)
+            candidates = [namespace] if namespace is not None else []
+        else:
+            candidates = self.universe.namespaces
+        match = self.matcher(selector)
+        return [ns.name for ns in candidates if match(ns.labels)]
+
+    def block_mask(self, cidr: str, excepts: tuple[str, ...]) -> int:
+        import bisect
+
+        def indices(network) -> set[int]:
+            keys, items = self.ip_keys[network.version], self.ips[network.version]
+            low = bisect.bisect_left(keys, int(network.network_address))
+            high = bisect.bisect_right(keys, int(network.broadcast_address))
+            return {i for _, i in items[low:high]}
+
+        inside = indices(ipaddress.ip_network(cidr))
+        for hole in excepts:
+            inside -= indices(ipaddress.ip_network(hole))
+        return _mask(inside, self.size)
+
+    def peer_mask(self, peer: PeerRule, policy_namespace: str) -> int:
+        key = (peer, policy_namespace if peer.namespace_kind == "policy" else "")
+        mask = self.peer_masks.get(key)
+        if mask is not None:
+            return mask
+        if peer.kind == "all":
+            mask = self.full
+        elif peer.kind == "block":
+            mask = self.block_mask(peer.cidr, peer.excepts)
+        elif peer.namespace_kind in ("policy", "named"):
+            namespace = policy_namespace if peer.namespace_kind == "policy" else peer.namespace_name
+            mask = _mask(self.pods_in(namespace, peer.pod_selector), self.size)
+        else:
+            mask = _mask(
+                (i for ns in self.namespaces_matching(peer.namespace_selector) for i in self.pods_in(ns, peer.pod_selector)),
+                self.size,
+            )
+        self.peer_masks[key] = mask
+        return mask
+
+
+class Allowed:
+    """One isolated side of one class of pods: the peers allowed, per port atom.
+
+    `base[protocol]` holds the peers allowed on every port of that protocol, `extra[atom]`
+    the peers allowed on that atom only (never repeating base bits), so equal objects mean
+    equal behaviour and a rule without ports costs one operation, not one per atom.
+    """
+
+    __slots__ = ("base", "extra")
+
+    def __init__(self):
+        self.base = dict.fromkeys(PROTOCOLS, 0)
+        self.extra: dict[int, int] = {}
+
+    def at(self, atom_index: int, protocol: str) -> int:
+        return self.base[protocol] | self.extra.get(atom_index, 0)
+
+    def normalise(self, protocol_of) -> "Allowed":
+        extra = {}
+        for index, mask in self.extra.items():
+            mask &= ~self.base[protocol_of[index]]
+            if mask:
+                extra[index] = mask
+        self.extra = extra
+        return self
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Allowed) and self.base == other.base and self.extra == other.extra
+
+    __hash__ = None
+
+
 class Reach:
     """Allowed sets of a policy set over a universe, per pod, direction and port atom.
 
-    Each side of each pod is None (not isolated: everything allowed) or a dict from
-    atom index to a bitmask over `universe.endpoints` (the peers allowed on that port).
-    Pods selected by the same policies share one computation: the equivalence classes
-    that keep a 10,000-intent program fast.
+    Each side of each pod is None (not isolated: everything allowed) or an `Allowed`
+    (bitmasks over `universe.endpoints`). Pods selected by the same policies share one
+    computation: the equivalence classes that keep a 10,000-intent program fast.
     """
 
     def __init__(self, policies: PolicySet, universe: Universe, atoms: tuple[Atom, ...]):
@@ -600,54 +771,66 @@ class Reach:
         self.universe = universe
         self.atoms = atoms
         self.endpoints = universe.endpoints
-        self.full = (1 << len(self.endpoints)) - 1
-        self._peer_masks: dict = {}
-        self._named_masks: dict = {}
+        self.index = universe.index()
+        self.full = self.index.full
+        self.protocol_of = [atom.protocol for atom in atoms]
+        self._numbers: dict[str, list[int]] = {p: [] for p in PROTOCOLS}
+        self._offset: dict[str, int] = {}
+        for i, atom in enumerate(atoms):
+            self._offset.setdefault(atom.protocol, i)
+            self._numbers[atom.protocol].append(atom.number)
         self._class_cache: dict = {}
-        self._pod_index = {id(p): i for i, p in enumerate(universe.pods)}
-        self._by_namespace: dict[str, list[int]] = {}
-        for index, pod in enumerate(universe.pods):
-            self._by_namespace.setdefault(pod.namespace, []).append(index)
         self._selection: dict = {}
-        self._endpoint_index = {id(e): i for i, e in enumerate(self.endpoints)}
+        self._named: dict = {}
+
+    # -- atoms
+
+    def atom_index(self, number: int, protocol: str) -> int | None:
+        """The atom whose interval holds this port number."""
+        import bisect
+
+        numbers = self._numbers.get(protocol)
+        if not numbers:
+            return None
+        position = bisect.bisect_right(numbers, number) - 1
+        return None if position < 0 else self._offset[protocol] + position
+
+    def atom_range(self, protocol: str, low: int, high: int) -> range:
+        """The atoms whose intervals make up low..high (cut points include both ends)."""
+        import bisect
+
+        numbers = self._numbers.get(protocol)
+        if not numbers:
+            return range(0)
+        start = self._offset[protocol]
+        return range(start + bisect.bisect_left(numbers, low), start + bisect.bisect_right(numbers, high))
+
+    def atom_interval(self, atom_index: int) -> tuple[int, int]:
+        """First and last port number of an atom."""
+        atom = self.atoms[atom_index]
+        following = self.atoms[atom_index + 1] if atom_index + 1 < len(self.atoms) else None
+        last = following.number - 1 if following is not None and following.protocol == atom.protocol else 65535
+        return atom.number, last
 
     # -- masks over endpoints
 
-    def _mask(self, indices: Iterable[int]) -> int:
-        bits = bytearray((len(self.endpoints) + 7) // 8)
-        for i in indices:
-            bits[i >> 3] |= 1 << (i & 7)
-        return int.from_bytes(bits, "little")
-
     def peer_mask(self, peer: PeerRule, policy_namespace: str) -> int:
-        key = (peer, policy_namespace if peer.namespace_kind == "policy" else "")
-        mask = self._peer_masks.get(key)
-        if mask is None:
-            if peer.kind == "all":
-                mask = self.full
-            elif peer.kind == "pods" and peer.namespace_kind in ("policy", "named"):
-                namespace = policy_namespace if peer.namespace_kind == "policy" else peer.namespace_name
-                pods = self.universe.pods
-                mask = self._mask(
-                    i for i in self._by_namespace.get(namespace, ()) if peer.pod_selector is None or peer.pod_selector.matches(pods[i].labels)
-                )
-            else:
-                mask = self._mask(
-                    i for i, e in enumerate(self.endpoints) if peer.matches(e, policy_namespace, self.universe)
-                )
-            self._peer_masks[key] = mask
-        return mask
+        return self.index.peer_mask(peer, policy_namespace)
 
-    def _named_mask(self, name: str, atom: Atom) -> int:
-        """Pods whose container port `name` resolves to the atom's number."""
-        key = (name, atom)
-        mask = self._named_masks.get(key)
-        if mask is None:
-            mask = self._mask(
-                i for i, pod in enumerate(self.universe.pods) if pod.resolve_port(name, atom.protocol) == atom.number
-            )
-            self._named_masks[key] = mask
-        return mask
+    def _named_masks(self, name: str, protocol: str) -> dict[int, int]:
+        """Atom index -> pods whose container port `name` resolves into that atom."""
+        key = (name, protocol)
+        found = self._named.get(key)
+        if found is None:
+            by_atom: dict[int, list[int]] = {}
+            for i, pod in enumerate(self.universe.pods):
+                number = pod.resolve_port(name, protocol)
+                if number is not None:
+                    index = self.atom_index(number, protocol)
+                    if index is not None:
+                        by_atom.setdefault(index, []).append(i)
+            found = self._named[key] = {a: _mask(ix, self.index.size) for a, ix in by_atom.items()}
+        return found
 
     # -- per pod
 
@@ -655,21 +838,22 @@ class Reach:
         key = id(pod)
         found = self._selection.get(key)
         if found is None:
-            found = tuple(self.policies.selecting(pod))
+            matcher = self.index.matcher
+            found = tuple(p for p in self.policies.by_namespace.get(pod.namespace, ()) if matcher(p.pod_selector)(pod.labels))
             self._selection[key] = found
         return found
 
-    def side(self, pod: Pod, direction: str) -> dict[int, int] | None:
-        """None if the pod is not isolated in `direction`, else atom index -> allowed peers."""
+    def side(self, pod: Pod, direction: str) -> Allowed | None:
+        """None if the pod is not isolated in `direction`, else the peers allowed per atom."""
         selected = self.selecting(pod)
         if not any(direction in p.isolates for p in selected):
             return None
-        ports_key = pod.ports if direction == INGRESS else ()
-        key = (direction, tuple(id(p) for p in selected), ports_key)
+        key = (direction, tuple(id(p) for p in selected), pod.ports if direction == INGRESS else ())
         cached = self._class_cache.get(key)
         if cached is not None:
             return cached
-        allowed: dict[int, int] = {}
+        allowed = Allowed()
+        base, extra = allowed.base, allowed.extra
         for policy in selected:
             for rule in policy.rules(direction):
                 peers = self.full if not rule.peers else 0
@@ -677,39 +861,46 @@ class Reach:
                     peers |= self.peer_mask(peer, policy.namespace)
                 if not peers:
                     continue
-                for index, atom in enumerate(self.atoms):
-                    if rule.ports:
-                        mask = 0
-                        for port in rule.ports:
-                            if isinstance(port.port, str) and port.protocol == atom.protocol:
-                                if direction == INGRESS:
-                                    if pod.resolve_port(port.port, atom.protocol) == atom.number:
-                                        mask = peers
-                                else:
-                                    mask |= peers & self._named_mask(port.port, atom)
-                            elif port.matches(atom.number, atom.protocol, None):
-                                mask = peers
-                                break
-                        if not mask:
-                            continue
-                    else:
-                        mask = peers
-                    allowed[index] = allowed.get(index, 0) | mask
+                if not rule.ports:
+                    for protocol in PROTOCOLS:
+                        base[protocol] |= peers
+                    continue
+                for port in rule.ports:
+                    if port.port is None:
+                        base[port.protocol] |= peers
+                    elif isinstance(port.port, int):
+                        for index in self.atom_range(port.protocol, port.port, port.end_port or port.port):
+                            extra[index] = extra.get(index, 0) | peers
+                    elif direction == INGRESS:  # a named port is resolved on the destination: this pod
+                        number = pod.resolve_port(port.port, port.protocol)
+                        index = None if number is None else self.atom_index(number, port.protocol)
+                        if index is not None:
+                            extra[index] = extra.get(index, 0) | peers
+                    else:  # ... or on each peer, for egress
+                        for index, pods in self._named_masks(port.port, port.protocol).items():
+                            if peers & pods:
+                                extra[index] = extra.get(index, 0) | (peers & pods)
+        allowed.normalise(self.protocol_of)
         self._class_cache[key] = allowed
         return allowed
 
+    def allowed_mask(self, pod: Pod, direction: str, atom_index: int) -> int:
+        """The peers the pod's side allows on an atom (every endpoint when not isolated)."""
+        side = self.side(pod, direction)
+        return self.full if side is None else side.at(atom_index, self.protocol_of[atom_index])
+
     def allows(self, source: Endpoint, destination: Endpoint, atom_index: int) -> bool:
         """The flow source -> destination on the atom's port, both sides considered."""
-        endpoints_index = self._endpoint_index
-        if isinstance(source, Pod):
-            egress = self.side(source, EGRESS)
-            if egress is not None and not (egress.get(atom_index, 0) >> endpoints_index[id(destination)]) & 1:
-                return False
-        if isinstance(destination, Pod):
-            ingress = self.side(destination, INGRESS)
-            if ingress is not None and not (ingress.get(atom_index, 0) >> endpoints_index[id(source)]) & 1:
-                return False
+        position = self.index.position
+        if isinstance(source, Pod) and not (self.allowed_mask(source, EGRESS, atom_index) >> position[id(destination)]) & 1:
+            return False
+        if isinstance(destination, Pod) and not (self.allowed_mask(destination, INGRESS, atom_index) >> position[id(source)]) & 1:
+            return False
         return True
+
+    def class_count(self) -> int:
+        """How many distinct (direction, selected policies) classes were computed."""
+        return len(self._class_cache)
 
 
 class Difference(NamedTuple):
@@ -726,22 +917,27 @@ class Difference(NamedTuple):
 
 
 def compare(first: Reach, second: Reach, limit: int = 5) -> list[Difference]:
-    """Differences between two policy sets over the same universe and atoms, per side."""
+    """Differences between two policy sets over the same universe and atoms, per side.
+
+    Sides are compared class by class (pods with the same selecting policies in both sets
+    are compared once), and only a class pair that differs is searched atom by atom.
+    """
     assert first.universe is second.universe and first.atoms == second.atoms
     differences: list[Difference] = []
     seen: set = set()
     endpoints = first.endpoints
+    protocol_of = first.protocol_of
     for pod in first.universe.pods:
         for direction in DIRECTIONS:
             a = first.side(pod, direction)
             b = second.side(pod, direction)
             key = (direction, id(a), id(b))
-            if key in seen or (a is None and b is None):
+            if key in seen or a == b or (a is None and b is None):
                 continue
             seen.add(key)
             for index, atom in enumerate(first.atoms):
-                va = first.full if a is None else a.get(index, 0)
-                vb = second.full if b is None else b.get(index, 0)
+                va = first.full if a is None else a.at(index, protocol_of[index])
+                vb = second.full if b is None else b.at(index, protocol_of[index])
                 delta = va ^ vb
                 if delta:
                     bit = (delta & -delta).bit_length() - 1
