@@ -21,7 +21,7 @@ app = typer.Typer(
 
 Paths = Annotated[list[str], typer.Argument(help=".netpol files or folders (folders are searched recursively).", show_default=False)]
 Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
-Format = Annotated[str, typer.Option("--format", help="How to print diagnostics: text, json or github.")]
+Format = Annotated[str, typer.Option("--format", help="How to print diagnostics: text, json, github (workflow commands) or sarif (SARIF 2.1.0 for code scanning).")]
 
 
 def _finish(run, *args, **kwargs) -> None:
@@ -85,6 +85,49 @@ def check_command(
     from .commands import check as command
 
     _finish(command.run, list(paths or []), fmt, strict, stdin, stdin_filename)
+
+
+@app.command("fmt")
+def fmt_command(
+    paths: Annotated[list[str], typer.Argument(help=".netpol files or folders, or - to format standard input to standard output.", show_default=False)],
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; print a unified diff and exit 1 when a file is not formatted.")] = False,
+    stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="With -: the file name to report errors under.", metavar="PATH")] = None,
+) -> None:
+    """Rewrite .netpol files in the one canonical layout.
+
+    One space between words, selector terms sorted by key, values of `in (...)`
+    sorted, comments kept on their line, runs of blank lines collapsed to one,
+    one newline at the end. A file that does not parse is reported and left
+    untouched (exit 1). Files are replaced atomically, keeping their mode.
+
+    Examples:
+
+      netpolc fmt policies/
+
+      netpolc fmt --check policies/shop.netpol
+
+      netpolc fmt - --stdin-filename shop.netpol < shop.netpol
+    """
+    from .commands import fmt as command
+
+    _finish(command.run, paths, check, stdin_filename)
+
+
+@app.command("lsp")
+def lsp_command() -> None:
+    """Run the language server on standard input and output (for editors).
+
+    Diagnostics as you type, completion, hover showing the manifests a line
+    compiles to, go-to-definition on `use`, and formatting. Point your editor's
+    LSP client at the command `netpolc lsp` for files ending in .netpol.
+
+    Example:
+
+      netpolc lsp
+    """
+    from .commands import lsp as command
+
+    _finish(command.run)
 
 
 def main(argv: list[str]) -> int:
