@@ -80,17 +80,32 @@ def ingress_target(destination: ir.Peer, managed: set[str]) -> ir.Pods | None:
     return None
 
 
-def emit(program: ir.Program) -> list[Emitted]:
-    """Every manifest of the program, deduplicated, named, in a stable order."""
+def emit(program: ir.Program, expand_ranges: int = 0) -> list[Emitted]:
+    """Every manifest of the program, deduplicated, named, in a stable order.
+
+    `expand_ranges` N > 0 writes each port range of at most N ports as single ports (for CNIs
+    that ignore endPort); the expansion is exact, and the proof checks it like any rule.
+    """
     managed = set(program.namespaces)
     isolations = egress_isolations(program)
     out: list[Emitted] = []
     for intent in program.intents:
-        out.extend(_emit_intent(intent, managed, isolations))
+        out.extend(_emit_intent(intent, managed, isolations, expand_ranges))
     return _name(_dedupe(out))
 
 
-def _emit_intent(intent: ir.Intent, managed: set[str], isolations) -> list[Emitted]:
+def expand_ports(ports: tuple[ir.PortRange, ...], limit: int) -> tuple[ir.PortRange, ...]:
+    """Ranges of at most `limit` ports as single ports, in order, each port once."""
+    out: list[ir.PortRange] = []
+    for port in ports:
+        if limit and port.end_port is not None and port.end_port - port.port + 1 <= limit:
+            out.extend(ir.PortRange(port.protocol, number) for number in range(port.port, port.end_port + 1))
+        else:
+            out.append(port)
+    return tuple(dict.fromkeys(out))
+
+
+def _emit_intent(intent: ir.Intent, managed: set[str], isolations, expand_ranges: int = 0) -> list[Emitted]:
     if isinstance(intent, ir.Isolate):
         types = [d.capitalize() for d in ("ingress", "egress") if d in intent.directions]
         spec = {"podSelector": intent.subject.to_k8s(), "policyTypes": types}
@@ -101,17 +116,18 @@ def _emit_intent(intent: ir.Intent, managed: set[str], isolations) -> list[Emitt
         spec = {
             "podSelector": intent.subject.to_k8s(),
             "policyTypes": [intent.direction.capitalize()],
-            key: [_rule(peer_key, intent.peer, intent.namespace, intent.ports)],
+            key: [_rule(peer_key, intent.peer, intent.namespace, expand_ports(intent.ports, expand_ranges))],
         }
         return [Emitted(intent.namespace, "", spec, intent, intent.direction)]
     out = []
+    ports = expand_ports(intent.ports, expand_ranges)
     target = ingress_target(intent.destination, managed)
     if target is not None:
         namespace = target.namespace.name
         spec = {
             "podSelector": target.selector.to_k8s(),
             "policyTypes": ["Ingress"],
-            "ingress": [_rule("from", intent.source, namespace, intent.ports)],
+            "ingress": [_rule("from", intent.source, namespace, ports)],
         }
         out.append(Emitted(namespace, "", spec, intent, "ingress"))
     if isinstance(intent.source, ir.Pods):
@@ -120,7 +136,7 @@ def _emit_intent(intent: ir.Intent, managed: set[str], isolations) -> list[Emitt
             spec = {
                 "podSelector": subject.to_k8s(),
                 "policyTypes": ["Egress"],
-                "egress": [_rule("to", intent.destination, namespace, intent.ports)],
+                "egress": [_rule("to", intent.destination, namespace, ports)],
             }
             out.append(Emitted(namespace, "", spec, intent, "egress"))
     return out

@@ -1,0 +1,278 @@
+"""Emitted manifests -> the NetworkPolicy features they use -> per-CNI findings as diagnostics, and the opt-in rewrites that avoid them."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from . import ir
+from .diagnostics import Diagnostic
+from .source import Span
+from .targets import Feature, Finding, Status, Target, check_features
+
+# A range is written as one port per line of YAML; past this the manifests stop being small.
+MAX_EXPAND = 256
+
+
+@dataclass(frozen=True)
+class Options:
+    """The CNIs the manifests must work on (all of them: a fleet), and the rewrites the user allows."""
+
+    targets: tuple[tuple[Target, str | None], ...] = ()
+    expand_port_ranges: int = 0  # 0: never expand
+    named_ports: tuple[tuple[str, int], ...] = ()
+    pod_cidrs: tuple[str, ...] = ()
+    pod_cidrs_span: Span | None = None  # where the config declares them, for a related note
+
+
+def who(target: Target, version: str | None) -> str:
+    return f"{target.name} {version}" if version else target.name
+
+
+def lacking(options: Options, feature: Feature) -> list[str]:
+    """The targets that enforce NetworkPolicy but not `feature` as written (unknown counts as not)."""
+    out = []
+    for target, version in options.targets:
+        if target.row(Feature.network_policy, version).status is not Status.supported:
+            continue  # enforces nothing at all: a rewrite would not help, NP601 says so
+        if target.row(feature, version).status is not Status.supported:
+            out.append(who(target, version))
+    return out
+
+
+# ---------------------------------------------------------------- features of a manifest
+
+
+def features_of(spec: dict) -> set[Feature]:
+    """The features one NetworkPolicy spec uses (ip_block_pod_ips needs the pod CIDRs: see `pod_ip_overlaps`)."""
+    used = {Feature.network_policy}
+    types = spec.get("policyTypes") or ()
+    if "Ingress" in types or spec.get("ingress"):
+        used.add(Feature.ingress)
+    if "Egress" in types or spec.get("egress"):
+        used.add(Feature.egress)
+    _selector_features(spec.get("podSelector"), used)
+    for key, peer_key in (("ingress", "from"), ("egress", "to")):
+        for rule in spec.get(key) or ():
+            for peer in rule.get(peer_key) or ():
+                _peer_features(peer, used)
+            for port in rule.get("ports") or ():
+                _port_features(port, used)
+    return used
+
+
+def _selector_features(selector: dict | None, used: set[Feature]) -> None:
+    for expression in (selector or {}).get("matchExpressions") or ():
+        negative = expression["operator"] in ("NotIn", "DoesNotExist")
+        used.add(Feature.negative_match if negative else Feature.match_expressions)
+
+
+def _peer_features(peer: dict, used: set[Feature]) -> None:
+    block = peer.get("ipBlock")
+    if block is not None:
+        used.add(Feature.ip_block)
+        if block.get("except"):
+            used.add(Feature.ip_block_except)
+        if any(":" in cidr for cidr in (block["cidr"], *block.get("except", ()))):
+            used.add(Feature.ipv6)
+        return
+    if "namespaceSelector" in peer:
+        used.add(Feature.namespace_selector)
+        if "podSelector" in peer:
+            used.add(Feature.namespace_and_pod_selector)
+        _selector_features(peer["namespaceSelector"], used)
+    _selector_features(peer.get("podSelector"), used)
+
+
+def _port_features(port: dict, used: set[Feature]) -> None:
+    protocol = port.get("protocol", "TCP")
+    if protocol in ("UDP", "SCTP"):
+        used.add(Feature(protocol.lower()))
+    if isinstance(port.get("port"), str):
+        used.add(Feature.named_port)
+    if "endPort" in port:
+        used.add(Feature.end_port)
+
+
+def port_combinations(spec: dict) -> int:
+    """The most port entries of one protocol in any one rule (a range is one entry)."""
+    most = 0
+    for key in ("ingress", "egress"):
+        for rule in spec.get(key) or ():
+            protocols = [port.get("protocol", "TCP") for port in rule.get("ports") or ()]
+            most = max([most, *(protocols.count(p) for p in set(protocols))])
+    return most
+
+
+def pod_ip_overlaps(spec: dict, pod_networks) -> list[tuple[str, str]]:
+    """(ipBlock CIDR, pod CIDR) for each ipBlock whose addresses (minus its excepts) include pod IPs."""
+    found = []
+    for key, peer_key in (("ingress", "from"), ("egress", "to")):
+        for rule in spec.get(key) or ():
+            peers = rule.get(peer_key) or ()
+            if {"namespaceSelector": {}} in peers:
+                continue  # the rule names every pod by selector too (`world`): pod IPs need no CIDR
+            for peer in peers:
+                block = peer.get("ipBlock")
+                if block is None:
+                    continue
+                network = ipaddress.ip_network(block["cidr"])
+                excepts = list(ipaddress.collapse_addresses(
+                    e for e in map(ipaddress.ip_network, block.get("except", ())) if e.version == network.version
+                )) if block.get("except") else []
+                for pods in pod_networks:
+                    if pods.version != network.version or not network.overlaps(pods):
+                        continue
+                    common = pods if pods.subnet_of(network) else network
+                    if not any(common.subnet_of(e) for e in excepts):
+                        found.append((str(network), str(pods)))
+    return found
+
+
+# ---------------------------------------------------------------- findings
+
+
+@dataclass
+class _Usage:
+    """What one intent's manifests use, together (one diagnostic per intent, feature and target)."""
+
+    features: set[Feature] = field(default_factory=set)
+    ports: int = 0
+    overlaps: list[tuple[str, str]] = field(default_factory=list)
+    policies: int = 0
+
+
+def check(emitted: list, options: Options, expanded: int = 0) -> list[Diagnostic]:
+    """NP600-NP605 for the emitted manifests (`emit.Emitted`) on every target of `options`."""
+    if not options.targets or not emitted:
+        return []
+    networks = [ipaddress.ip_network(cidr) for cidr in options.pod_cidrs]
+    usage: dict[ir.Intent, _Usage] = {}
+    for item in emitted:
+        found = usage.setdefault(item.intent, _Usage())
+        found.features |= features_of(item.spec)
+        found.ports = max(found.ports, port_combinations(item.spec))
+        found.policies += 1
+        for overlap in pod_ip_overlaps(item.spec, networks):
+            found.features.add(Feature.ip_block_pod_ips)
+            if overlap not in found.overlaps:
+                found.overlaps.append(overlap)
+    first = min(usage, key=lambda intent: intent.origin.user_span)
+    out = _expansion_notes(usage, options, expanded)
+    for target, version in options.targets:
+        gate = target.row(Feature.network_policy, version)
+        if gate.status is not Status.supported:
+            # One error per target, not one per intent: nothing of the program is enforced.
+            (finding,) = check_features((), target, version)
+            count = sum(u.policies for u in usage.values())
+            message = f"{finding.message} ({count} {'policy' if count == 1 else 'policies'} from this program)"
+            out.append(Diagnostic("NP601", first.origin.user_span, message, finding.hint))
+            continue
+        for intent, used in usage.items():
+            for finding in check_features(used.features, target, version, {Feature.end_port: used.ports}):
+                out.append(_diagnostic(finding, intent, used, options, expanded))
+    return out
+
+
+def _diagnostic(finding: Finding, intent: ir.Intent, used: _Usage, options: Options, expanded: int) -> Diagnostic:
+    origin = intent.origin
+    prefix = f"`{origin.text}` (from `use {origin.module}`): " if origin.module else ""
+    message, hint = finding.message, finding.hint
+    if finding.feature is Feature.ip_block_pod_ips:
+        cidr, pods = used.overlaps[0]
+        more = f" (and {len(used.overlaps) - 1} more)" if len(used.overlaps) > 1 else ""
+        message = f"ipBlock {cidr} overlaps the pod CIDR {pods}{more}: {message}"
+        hint = (
+            "to match pods, select them with a pod or namespace selector (`app=x in namespace N`, "
+            f"`namespace N`, `cluster`); if the CIDR is meant for addresses outside the cluster, cut the pods out: `{cidr} except {pods}`"
+        )
+        related = ((options.pod_cidrs_span, "pod CIDRs declared here"),) if options.pod_cidrs_span else ()
+        return Diagnostic("NP604", origin.user_span, prefix + message, hint, related=related)
+    if finding.status is Status.supported:  # a limit
+        message = f"a rule lists {used.ports} ports of one protocol, more than {finding.limit}: {message}"
+        return Diagnostic("NP603", origin.user_span, prefix + message, hint)
+    if finding.feature is Feature.named_port:
+        hint += (
+            "; or map each name to its number (`--named-port NAME=NUMBER`, or `named-ports` in netpolc.toml) "
+            "and netpolc writes the number on targets that need it"
+        )
+    elif finding.feature is Feature.end_port and expanded:
+        too_big = [p for p in _ranges(intent) if p.end_port - p.port + 1 > expanded]
+        if too_big:
+            size = too_big[0].end_port - too_big[0].port + 1
+            hint = f"the range {too_big[0]} has {size} ports, more than the {expanded} that expand-port-ranges allows; {hint}"
+    elif finding.feature is Feature.ipv6 and any(isinstance(peer, ir.World) for peer in _peers(intent)):
+        hint = f"`world` includes ::/0: write `0.0.0.0/0` and `cluster` as two lines instead of `world`, or {hint}"
+    code = "NP602" if finding.status is Status.unknown else "NP600"
+    return Diagnostic(code, origin.user_span, prefix + message, hint)
+
+
+def _peers(intent: ir.Intent) -> tuple:
+    if isinstance(intent, ir.Allow):
+        return (intent.source, intent.destination)
+    return (intent.peer,) if isinstance(intent, ir.Only) else ()
+
+
+def _ranges(intent: ir.Intent) -> list[ir.PortRange]:
+    return [port for port in getattr(intent, "ports", ()) if port.end_port is not None]
+
+
+# ---------------------------------------------------------------- rewrites
+
+
+def _enforce(targets: list[str]) -> str:
+    return f"{targets[0]} does not enforce" if len(targets) == 1 else f"{', '.join(targets)} do not enforce"
+
+
+def expand_limit(options: Options) -> int:
+    """The N for `emit(expand_ranges=N)`: ranges are expanded only if some target ignores endPort."""
+    return options.expand_port_ranges if options.expand_port_ranges and lacking(options, Feature.end_port) else 0
+
+
+def _expansion_notes(usage: dict, options: Options, expanded: int) -> list[Diagnostic]:
+    if not expanded:
+        return []
+    targets = lacking(options, Feature.end_port)
+    out = []
+    for intent in usage:
+        for port in _ranges(intent):
+            size = port.end_port - port.port + 1
+            if size <= expanded:
+                out.append(Diagnostic(
+                    "NP605",
+                    intent.origin.user_span,
+                    f"port range {port} is written as {size} single ports, because {_enforce(targets)} endPort",
+                    "the expansion is exact; drop expand-port-ranges once every target enforces endPort",
+                ))
+    return out
+
+
+def substitute_named_ports(program: ir.Program, options: Options) -> tuple[ir.Program, list[Diagnostic]]:
+    """Named ports the user maps to numbers, replaced by the numbers in the IR (before emit, so the
+    proof covers the manifests), when some target does not enforce named ports."""
+    mapping = dict(options.named_ports)
+    targets = lacking(options, Feature.named_port)
+    if not mapping or not targets:
+        return program, []
+
+    def swap(ports: tuple[ir.PortRange, ...]) -> tuple[ir.PortRange, ...]:
+        return tuple(dict.fromkeys(
+            ir.PortRange(p.protocol, mapping[p.port]) if isinstance(p.port, str) and p.port in mapping else p for p in ports
+        ))
+
+    notes, intents = [], []
+    for intent in program.intents:
+        names = [p.port for p in getattr(intent, "ports", ()) if isinstance(p.port, str) and p.port in mapping]
+        if names:
+            intent = intent._replace(ports=swap(intent.ports))
+            written = ", ".join(f"`{name}` is written as port {mapping[name]}" for name in dict.fromkeys(names))
+            notes.append(Diagnostic(
+                "NP606",
+                intent.origin.user_span,
+                f"named port {written}, because {_enforce(targets)} named ports",
+                "the number applies to every selected pod: pods whose port of that name has another number are not "
+                "matched; drop the mapping once every target enforces named ports",
+            ))
+        intents.append(intent)
+    expects = [e._replace(port=swap((e.port,))[0]) for e in program.expects]
+    return ir.Program(intents, expects, program.namespaces), notes
