@@ -1,4 +1,4 @@
-"""Diagnostics -> text, JSON or GitHub workflow commands: one function per output format."""
+"""Diagnostics -> text, JSON, GitHub workflow commands or SARIF: one function per output format."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import json
 
 from .diagnostics import ERROR, WARNING, Diagnostic
 
-FORMATS = ("text", "json", "github")
+FORMATS = ("text", "json", "github", "sarif")
 
 
 def render(diagnostics: list[Diagnostic], fmt: str, files: dict | None = None) -> str:
-    return {"text": text, "json": as_json, "github": github}[fmt](diagnostics, files or {})
+    return {"text": text, "json": as_json, "github": github, "sarif": sarif}[fmt](diagnostics, files or {})
 
 
 def text(diagnostics: list[Diagnostic], files: dict) -> str:
@@ -82,3 +82,10 @@ def github(diagnostics: list[Diagnostic], files: dict) -> str:
         message = d.message + (f"\n{d.hint}" if d.hint else "")
         lines.append(f"::{command} {props}::{_escape_data(message)}")
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def sarif(diagnostics: list[Diagnostic], files: dict) -> str:
+    """SARIF 2.1.0 for GitHub code scanning (built in its own module: only this format needs it)."""
+    from . import sarif as sarif_log
+
+    return sarif_log.render(diagnostics)

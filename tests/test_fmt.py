@@ -237,7 +237,7 @@ def peer(draw, ports=True):
 def statement(draw):
     kind = draw(st.sampled_from(["allow", "allow", "allow", "deny", "egress", "ingress", "expect", "use"]))
     if kind == "allow":
-        return draw(spaced("allow", draw(peer()), "to", draw(peer())))
+        return draw(spaced("allow", draw(peer(ports=False)), "to", draw(peer())))  # ports on a source: an error
     if kind == "deny":
         direction = draw(st.sampled_from(["all", "ingress", "egress"]))
         return draw(spaced("deny", direction, *(("for", draw(selector())) if draw(st.booleans()) else ())))
