@@ -21,6 +21,9 @@ app = typer.Typer(
 
 Paths = Annotated[list[str], typer.Argument(help=".netpol files or folders (folders are searched recursively).", show_default=False)]
 Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
+Cni = Annotated[Optional[list[str]], typer.Option("--cni", help="Check the manifests against this CNI's capability table; repeat for a fleet (all must pass). Replaces `cni` of netpolc.toml. See `netpolc cni list`.", metavar="NAME[@VERSION]", show_default=False)]
+Expand = Annotated[Optional[int], typer.Option("--expand-port-ranges", help="For CNIs that ignore endPort: write each port range of at most N ports (2-256) as single ports.", metavar="N", show_default=False)]
+NamedPort = Annotated[Optional[list[str]], typer.Option("--named-port", help="For CNIs that do not enforce named ports: write NAME as NUMBER. Repeatable; adds to `named-ports` of netpolc.toml.", metavar="NAME=NUMBER", show_default=False)]
 Format = Annotated[str, typer.Option("--format", help="How to print diagnostics: text, json, github (workflow commands) or sarif (SARIF 2.1.0 for code scanning).")]
 
 
@@ -40,6 +43,9 @@ def compile_command(
     check: Annotated[bool, typer.Option("--check", help="With -o: write nothing; exit 1 and list what differs when DIR is stale.")] = False,
     strict: Strict = False,
     fmt: Format = "text",
+    cni: Cni = None,
+    expand_port_ranges: Expand = None,
+    named_port: NamedPort = None,
 ) -> None:
     """Compile intents to NetworkPolicy manifests.
 
@@ -55,10 +61,12 @@ def compile_command(
       netpolc compile examples/storefront -o deploy/netpol
 
       netpolc compile examples/storefront -o deploy/netpol --check
+
+      netpolc compile policies/ --cni weave --expand-port-ranges 16 --named-port metrics=9090
     """
     from .commands import compile as command
 
-    _finish(command.run, paths, output, check, strict, fmt)
+    _finish(command.run, paths, output, check, strict, fmt, cni or [], expand_port_ranges, named_port or [])
 
 
 @app.command("check")
@@ -68,6 +76,9 @@ def check_command(
     strict: Strict = False,
     stdin: Annotated[bool, typer.Option("--stdin", help="Read the file to check from standard input (editor buffers).")] = False,
     stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", help="The path standard input stands for; positions are reported in it.", metavar="PATH")] = None,
+    cni: Cni = None,
+    expand_port_ranges: Expand = None,
+    named_port: NamedPort = None,
 ) -> None:
     """Report problems without writing anything (editors, pre-commit, CI).
 
@@ -81,10 +92,12 @@ def check_command(
       netpolc check --format json policies/shop.netpol
 
       netpolc check --stdin --stdin-filename policies/shop.netpol < shop.netpol
+
+      netpolc check policies/ --cni calico --cni cilium@1.15
     """
     from .commands import check as command
 
-    _finish(command.run, list(paths or []), fmt, strict, stdin, stdin_filename)
+    _finish(command.run, list(paths or []), fmt, strict, stdin, stdin_filename, cni or [], expand_port_ranges, named_port or [])
 
 
 @app.command("fmt")
@@ -128,6 +141,50 @@ def lsp_command() -> None:
     from .commands import lsp as command
 
     _finish(command.run)
+
+
+cni_app = typer.Typer(
+    name="cni",
+    help="The per-CNI capability tables that `check --cni` and `compile --cni` use.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(cni_app)
+
+
+@cni_app.command("list")
+def cni_list_command() -> None:
+    """One line per CNI target: what it is, and how many features it does not enforce or may not.
+
+    Example:
+
+      netpolc cni list
+    """
+    from .commands import cni as command
+
+    _finish(command.run_list)
+
+
+@cni_app.command("show")
+def cni_show_command(
+    target: Annotated[str, typer.Argument(help="A target from `netpolc cni list`, optionally with the CNI's version.", metavar="NAME[@VERSION]", show_default=False)],
+) -> None:
+    """Show one capability table: per feature the status, since which version, the consequence and the source; then the notes.
+
+    Statuses: supported; ignored (accepted, silently not enforced as written:
+    an error); unsupported (documented as not supported: an error); unknown (no
+    primary source: a warning). Without a version, the newest version in the
+    table is shown.
+
+    Examples:
+
+      netpolc cni show calico
+
+      netpolc cni show cilium@1.15
+    """
+    from .commands import cni as command
+
+    _finish(command.run_show, target)
 
 
 def main(argv: list[str]) -> int:

@@ -28,3 +28,59 @@ def inputs(paths: list[str]):
 def check_format(fmt: str, formats) -> None:
     if fmt not in formats:
         raise UsageError(f"unknown --format {fmt!r}; choose from {', '.join(formats)}")
+
+
+# A named port is an IANA service name: at most 15 of a-z, 0-9 and '-', a letter, no '--'.
+PORT_NAME = r"(?=.{1,15}$)(?=.*[a-z])(?!.*--)[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+
+
+def targets(cni=(), expand_port_ranges=None, named_ports=()):
+    """Target CNIs and rewrites: the project config (netpolc.toml or [tool.netpolc]) under the command line.
+
+    Returns (`capabilities.Options` or None when no CNI is named, the config file's
+    diagnostics, {config file name: SourceFile} for rendering them). A bad command-line
+    value is a UsageError (exit 2); a bad config file is a diagnostic at its line (exit 1),
+    like any other problem in a project file.
+    """
+    import re
+
+    from ..capabilities import MAX_EXPAND, Options
+    from ..config import discover
+    from ..targets import TargetError, load_target
+
+    config, diagnostics = discover()
+    files = {config.source.name: config.source} if config else {}
+    if diagnostics:
+        from ..diagnostics import sorted_unique
+
+        return None, sorted_unique(diagnostics), files
+    loaded = []
+    for spec in dict.fromkeys(cni or (config.cni if config else ())):  # --cni replaces the config's list
+        try:
+            loaded.append(load_target(spec))
+        except TargetError as err:
+            raise UsageError(f"--cni {spec}: {err.message}; {err.hint}") from None
+    expand = config.expand_port_ranges if config and expand_port_ranges is None else expand_port_ranges
+    if expand is not None:
+        if not str(expand).isdigit() or not 2 <= int(expand) <= MAX_EXPAND:
+            raise UsageError(f"--expand-port-ranges {expand}: give the most ports a range may have to be expanded, a whole number from 2 to {MAX_EXPAND}")
+        expand = int(expand)
+    mapping = dict(config.named_ports) if config else {}
+    for entry in named_ports:
+        name, _, number = entry.partition("=")
+        if not (re.fullmatch(PORT_NAME, name) and number.isdigit() and 1 <= int(number) <= 65535):
+            raise UsageError(f"--named-port {entry}: write NAME=NUMBER, e.g. --named-port metrics=9090 (a port name as in the pod spec, a port from 1 to 65535)")
+        mapping[name] = int(number)
+    if not loaded:
+        if expand_port_ranges is not None or named_ports:
+            option = "--expand-port-ranges" if expand_port_ranges is not None else "--named-port"
+            raise UsageError(f"{option} rewrites the manifests for target CNIs that need it: name them with --cni NAME (or `cni` in netpolc.toml)")
+        return None, [], files
+    return Options(
+        targets=tuple(loaded),
+        expand_port_ranges=expand or 0,
+        named_ports=tuple(sorted(mapping.items())),
+        pod_cidrs=config.pod_cidrs if config else (),
+        pod_cidrs_span=config.spans.get("pod-cidrs") if config else None,
+    ), [], files
+

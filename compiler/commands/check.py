@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import UsageError, check_format, exit_code, inputs
+from . import UsageError, check_format, exit_code, inputs, targets
 
-OPTIONS = ("--format", "--strict", "--stdin", "--stdin-filename")
+VALUE_OPTIONS = ("--format", "--stdin-filename", "--cni", "--expand-port-ranges", "--named-port")
+OPTIONS = ("--strict", "--stdin", *VALUE_OPTIONS)
 
 
-def run(paths: list[str], fmt: str = "text", strict: bool = False, stdin: bool = False, stdin_filename: str | None = None) -> int:
+def run(
+    paths: list[str], fmt: str = "text", strict: bool = False, stdin: bool = False, stdin_filename: str | None = None,
+    cni: list[str] = (), expand_port_ranges: int | str | None = None, named_ports: list[str] = (),
+) -> int:
     from ..pipeline import build
     from ..render import FORMATS, render
 
@@ -28,7 +32,11 @@ def run(paths: list[str], fmt: str = "text", strict: bool = False, stdin: bool =
         if not paths:
             raise UsageError("nothing to check: pass .netpol files or folders (or --stdin)")
         items = inputs(paths)
-    result = build(items, overrides=overrides, prove=False)
+    options, found, config_files = targets(cni, expand_port_ranges, named_ports)
+    if found:  # a bad config file: checking without the targets it names would pass too easily
+        sys.stdout.write(render(found, fmt, config_files))
+        return exit_code(found, strict)
+    result = build(items, overrides=overrides, prove=False, cni=options)
     sys.stdout.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
     return exit_code(result.diagnostics, strict)
 
@@ -49,6 +57,7 @@ def fast_main(argv: list[str]) -> int | None:
     unusual), which then parses them and prints the same errors as every command.
     """
     paths, fmt, strict, stdin, stdin_filename = [], "text", False, False, None
+    cni, expand, named = [], None, []
     args = iter(argv)
     for arg in args:
         if arg in ("-h", "--help") or (arg.startswith("-") and arg.split("=", 1)[0] not in OPTIONS):
@@ -57,7 +66,7 @@ def fast_main(argv: list[str]) -> int | None:
             strict = True
         elif arg == "--stdin":
             stdin = True
-        elif arg.startswith("--format") or arg.startswith("--stdin-filename"):
+        elif arg.split("=", 1)[0] in VALUE_OPTIONS:
             name, equals, value = arg.partition("=")
             if not equals:
                 value = next(args, None)
@@ -65,12 +74,18 @@ def fast_main(argv: list[str]) -> int | None:
                     return None
             if name == "--format":
                 fmt = value
-            else:
+            elif name == "--stdin-filename":
                 stdin_filename = value
+            elif name == "--cni":
+                cni.append(value)
+            elif name == "--named-port":
+                named.append(value)
+            else:
+                expand = value
         else:
             paths.append(arg)
     try:
-        return run(paths, fmt, strict, stdin, stdin_filename)
+        return run(paths, fmt, strict, stdin, stdin_filename, cni, expand, named)
     except UsageError as err:
         sys.stderr.write(f"netpolc: {err}\n")
         return 2

@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import EXIT_FINDINGS, EXIT_OK, check_format, exit_code, inputs
+from . import EXIT_FINDINGS, EXIT_OK, check_format, exit_code, inputs, targets
 
 
-def run(paths: list[str], output: Path | None = None, check: bool = False, strict: bool = False, fmt: str = "text") -> int:
+def run(
+    paths: list[str], output: Path | None = None, check: bool = False, strict: bool = False, fmt: str = "text",
+    cni: list[str] = (), expand_port_ranges: int | None = None, named_ports: list[str] = (),
+) -> int:
     from ..output import OutputError, stale, to_yaml, tree_files, write_tree
     from ..pipeline import build
     from ..render import FORMATS, render
@@ -17,7 +20,12 @@ def run(paths: list[str], output: Path | None = None, check: bool = False, stric
     check_format(fmt, FORMATS)
     if check and output is None:
         raise UsageError("--check compares against an output folder: add -o DIR")
-    result = build(inputs(paths), validate=True)
+    items = inputs(paths)
+    options, found, config_files = targets(cni, expand_port_ranges, named_ports)
+    if found:  # a bad config file: nothing is compiled for targets it may have named wrongly
+        sys.stderr.write(render(found, fmt, config_files))
+        return exit_code(found, strict)
+    result = build(items, validate=True, cni=options)
     if result.diagnostics:
         sys.stderr.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
     code = exit_code(result.diagnostics, strict)
