@@ -147,13 +147,13 @@ def _schema_errors(source: SourceFile, section: tuple[str, ...], data: dict) -> 
             continue
         if error.validator == "type":
             expected = _TYPE_WORDS.get(error.validator_value, error.validator_value)
-            message = f"must be {expected}, not {_describe(error.instance)}"
+            message = f" must be {expected}, not {_describe(error.instance)}"
         elif error.validator == "uniqueItems":
-            message = "lists the same entry twice"
+            message = " lists the same entry twice"
         else:
             message = f": {error.message}"
         value = error.instance if path and isinstance(path[-1], int) else _MISSING
-        out.append((top, Diagnostic("NP802", _span(source, (*section, *path), value), f"`{_dotted(path)}` {message}", hint)))
+        out.append((top, Diagnostic("NP802", _span(source, (*section, *path), value), f"`{_dotted(path)}`{message}", hint)))
     return out
 
 
