@@ -52,6 +52,18 @@ def _destination_covers(outer: ir.Peer, inner: ir.Peer) -> bool:
     return peer_covers(outer, inner)
 
 
+WIDE = ("wide",)
+
+
+def _cover_key(peer: ir.Peer) -> tuple:
+    """Peers that can cover one another share a key; `world` and `cluster`-wide peers are WIDE."""
+    if isinstance(peer, ir.Pods) and peer.namespace.kind != "all":
+        return ("pods", peer.namespace)
+    if isinstance(peer, ir.Block):
+        return ("block", peer.network().version)
+    return WIDE
+
+
 def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
     out = []
     allows = [i for i in program.intents if isinstance(i, ir.Allow)]
@@ -68,10 +80,17 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
                     related=((first.origin.user_span, "first stated here"),),
                 )
             )
+    # Only allows whose peers can cover each other are compared (quadratic in a bucket, not in the program).
+    position = {id(intent): i for i, intent in enumerate(allows)}
+    buckets: dict[tuple, list[ir.Allow]] = {}
+    for intent in allows:
+        buckets.setdefault((_cover_key(intent.source), _cover_key(intent.destination)), []).append(intent)
     for intent in allows:
         if first_of[ir.intent_key(intent)] is not intent:
             continue
-        for other in allows:
+        keys = {(s, d) for s in (_cover_key(intent.source), WIDE) for d in (_cover_key(intent.destination), WIDE)}
+        candidates = sorted((o for k in keys for o in buckets.get(k, ())), key=lambda o: position[id(o)])
+        for other in candidates:
             if other is intent or first_of[ir.intent_key(other)] is not other or ir.intent_key(other) == ir.intent_key(intent):
                 continue
             if (
