@@ -66,6 +66,11 @@ def intent_model(program: ir.Program) -> engine.PolicySet:
 
 def prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     """NP500 for each flow where the manifests and the intents disagree (none when the compiler is right)."""
+    with engine.paused_gc():
+        return _prove(program, emitted)
+
+
+def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     intended = intent_model(program)
     try:
         actual = engine.load_policies(item.manifest() for item in emitted)
