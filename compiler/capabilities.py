@@ -117,9 +117,8 @@ def pod_ip_overlaps(spec: dict, pod_networks) -> list[tuple[str, str]]:
                 if block is None:
                     continue
                 network = ipaddress.ip_network(block["cidr"])
-                excepts = list(ipaddress.collapse_addresses(
-                    e for e in map(ipaddress.ip_network, block.get("except", ())) if e.version == network.version
-                )) if block.get("except") else []
+                # Collapsed, because excepts that are adjacent may cover a pod CIDR only together.
+                excepts = list(ipaddress.collapse_addresses(ipaddress.ip_network(e) for e in block.get("except", ())))
                 for pods in pod_networks:
                     if pods.version != network.version or not network.overlaps(pods):
                         continue
@@ -137,7 +136,7 @@ class _Usage:
     """What one intent's manifests use, together (one diagnostic per intent, feature and target)."""
 
     features: set[Feature] = field(default_factory=set)
-    ports: int = 0
+    combinations: int = 0  # the most ports of one protocol in one rule
     overlaps: list[tuple[str, str]] = field(default_factory=list)
     policies: int = 0
 
@@ -151,7 +150,7 @@ def check(emitted: list, options: Options, expanded: int = 0) -> list[Diagnostic
     for item in emitted:
         found = usage.setdefault(item.intent, _Usage())
         found.features |= features_of(item.spec)
-        found.ports = max(found.ports, port_combinations(item.spec))
+        found.combinations = max(found.combinations, port_combinations(item.spec))
         found.policies += 1
         for overlap in pod_ip_overlaps(item.spec, networks):
             found.features.add(Feature.ip_block_pod_ips)
@@ -169,7 +168,7 @@ def check(emitted: list, options: Options, expanded: int = 0) -> list[Diagnostic
             out.append(Diagnostic("NP601", first.origin.user_span, message, finding.hint))
             continue
         for intent, used in usage.items():
-            for finding in check_features(used.features, target, version, {Feature.end_port: used.ports}):
+            for finding in check_features(used.features, target, version, {Feature.end_port: used.combinations}):
                 out.append(_diagnostic(finding, intent, used, options, expanded))
     return out
 
@@ -189,7 +188,7 @@ def _diagnostic(finding: Finding, intent: ir.Intent, used: _Usage, options: Opti
         related = ((options.pod_cidrs_span, "pod CIDRs declared here"),) if options.pod_cidrs_span else ()
         return Diagnostic("NP604", origin.user_span, prefix + message, hint, related=related)
     if finding.status is Status.supported:  # a limit
-        message = f"a rule lists {used.ports} ports of one protocol, more than {finding.limit}: {message}"
+        message = f"a rule lists {used.combinations} ports of one protocol, more than {finding.limit}: {message}"
         return Diagnostic("NP603", origin.user_span, prefix + message, hint)
     if finding.feature is Feature.named_port:
         hint += (
