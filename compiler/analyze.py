@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 
 from . import engine, ir
 from .diagnostics import Diagnostic
@@ -52,16 +53,29 @@ def _destination_covers(outer: ir.Peer, inner: ir.Peer) -> bool:
     return peer_covers(outer, inner)
 
 
-WIDE = ("wide",)
-
-
-def _cover_key(peer: ir.Peer) -> tuple:
-    """Peers that can cover one another share a key; `world` and `cluster`-wide peers are WIDE."""
-    if isinstance(peer, ir.Pods) and peer.namespace.kind != "all":
-        return ("pods", peer.namespace)
-    if isinstance(peer, ir.Block):
-        return ("block", peer.network().version)
-    return WIDE
+def _covering_destinations(destination: ir.Peer):
+    """Every destination an allow could name that covers `destination` (see _destination_covers):
+    the same pods with a subset of the selector's terms, a supernet, `world`. Looking these up
+    in an index keeps the covered-allow check linear in the size of the program."""
+    if isinstance(destination, ir.Pods):
+        terms = [(True, t) for t in destination.selector.match_labels] + [(False, e) for e in destination.selector.match_expressions]
+        if len(terms) > 6:  # 2^n subsets: beyond this only the obvious ones
+            yield destination
+            yield ir.Pods(destination.namespace, ir.EVERYTHING)
+            return
+        for size in range(len(terms) + 1):
+            for subset in itertools.combinations(terms, size):
+                labels = [t for is_label, t in subset if is_label]
+                expressions = [t for is_label, t in subset if not is_label]
+                yield ir.Pods(destination.namespace, ir.LabelSelector.of(labels, expressions))
+    elif isinstance(destination, ir.Block):
+        yield ir.World()
+        network = destination.network()
+        yield destination
+        for prefix in range(network.prefixlen + 1):
+            yield ir.Block(str(network.supernet(new_prefix=prefix)))
+    else:
+        yield destination
 
 
 def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
@@ -80,18 +94,20 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
                     related=((first.origin.user_span, "first stated here"),),
                 )
             )
-    # Only allows whose peers can cover each other are compared (quadratic in a bucket, not in the program).
-    position = {id(intent): i for i, intent in enumerate(allows)}
-    buckets: dict[tuple, list[ir.Allow]] = {}
+    by_destination: dict[ir.Peer, list[ir.Allow]] = {}
     for intent in allows:
-        buckets.setdefault((_cover_key(intent.source), _cover_key(intent.destination)), []).append(intent)
+        if first_of[ir.intent_key(intent)] is intent:
+            by_destination.setdefault(intent.destination, []).append(intent)
+    position = {id(intent): i for i, intent in enumerate(allows)}
     for intent in allows:
         if first_of[ir.intent_key(intent)] is not intent:
             continue
-        keys = {(s, d) for s in (_cover_key(intent.source), WIDE) for d in (_cover_key(intent.destination), WIDE)}
-        candidates = sorted((o for k in keys for o in buckets.get(k, ())), key=lambda o: position[id(o)])
+        candidates = sorted(
+            (o for d in set(_covering_destinations(intent.destination)) for o in by_destination.get(d, ())),
+            key=lambda o: position[id(o)],
+        )
         for other in candidates:
-            if other is intent or first_of[ir.intent_key(other)] is not other or ir.intent_key(other) == ir.intent_key(intent):
+            if other is intent or ir.intent_key(other) == ir.intent_key(intent):
                 continue
             if (
                 peer_covers(other.source, intent.source)
