@@ -126,6 +126,72 @@ def fmt_command(
     _finish(command.run, paths, check, stdin_filename)
 
 
+PolicyDirs = Annotated[
+    Optional[list[str]],
+    typer.Option("--policies", help="NetworkPolicy YAML files or folders to evaluate too (repeatable; other kinds are skipped).", metavar="DIR"),
+]
+
+
+@app.command("test")
+def test_command(
+    paths: Paths,
+    policies: PolicyDirs = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
+    strict: Strict = False,
+) -> None:
+    """Compile, then check every `expect` statement against the result.
+
+    `expect A -> B:PORT allowed` holds when every pod or address A stands for can
+    reach every one B stands for; `denied` when none can. Each failure is printed
+    at its file:line with the flow that happened instead and the policies (and
+    intent lines) that allowed it, or the side that isolated it. The last line
+    is `N passed, M failed`; exit 1 on any failure.
+
+    With --policies, NetworkPolicy YAML you did not write with netpolc is
+    evaluated too: the .netpol files then only need `namespace` and `expect` lines.
+
+    Examples:
+
+      netpolc test examples/storefront
+
+      netpolc test --format json policies/
+
+      netpolc test expectations.netpol --policies deploy/netpol/
+    """
+    from .commands import test as command
+
+    _finish(command.run, paths, list(policies or []), fmt, strict)
+
+
+@app.command("explain")
+def explain_command(
+    arguments: Annotated[list[str], typer.Argument(help=".netpol files or folders, then the flow in quotes: 'SOURCE -> DESTINATION:PORT'.", metavar="[FILES]... FLOW", show_default=False)],
+    policies: PolicyDirs = None,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace the flow's selectors are relative to (default: the only one).", metavar="NAME")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Can SOURCE reach DESTINATION on PORT, and why: the verdict and the chain.
+
+    The flow uses the peer syntax of `expect` lines (other namespaces, CIDRs,
+    protocols, named ports). For each side (egress of the source, ingress of
+    the destination) it says whether the pod is isolated and by which policy,
+    and which rule of which policy allows the flow, with its intent line.
+    Ending the flow with `allowed` or `denied` makes the exit code 1 when that
+    verdict does not hold.
+
+    Examples:
+
+      netpolc explain examples/storefront 'app=frontend -> app=cart:8080' -n shop
+
+      netpolc explain --policies deploy/netpol/ 'app=web -> 10.0.0.0/8:5432' -n shop
+
+      netpolc explain shop.netpol 'app=web -> k8s-app=kube-dns in namespace kube-system:53/udp'
+    """
+    from .commands import explain as command
+
+    _finish(command.run, arguments, list(policies or []), namespace, fmt)
+
+
 @app.command("lsp")
 def lsp_command() -> None:
     """Run the language server on standard input and output (for editors).

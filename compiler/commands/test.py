@@ -1,0 +1,65 @@
+"""`netpolc test`: compile, then evaluate every `expect`; failures name the flow and the policies why."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, exit_code
+
+FORMATS = ("text", "json", "github")
+
+
+def run(paths: list[str], policies: list[str] | None = None, fmt: str = "text", strict: bool = False) -> int:
+    from ..expect import check_all
+    from ..render import as_dict, render
+    from ..workspace import InputsError, open_workspace
+
+    check_format(fmt, FORMATS)
+    if not paths:
+        raise UsageError("nothing to test: pass the .netpol files or folders that hold the `expect` lines")
+    try:
+        space = open_workspace(paths, policies or [])
+    except InputsError as err:
+        raise UsageError(str(err)) from None
+    if not space.ok:
+        _print(fmt, space, [], space.diagnostics)
+        return exit_code(space.diagnostics, strict)
+    expects = space.expects
+    if not expects:
+        sys.stderr.write("netpolc: no `expect` statements in the inputs: nothing was tested (write e.g. `expect app=web -> app=db:5432 allowed`)\n")
+        _print(fmt, space, [], space.diagnostics)
+        return EXIT_FINDINGS
+    outcomes = check_all(space.policies, space.context, expects)
+    failures = [o.diagnostic() for o in outcomes if not o.passed]
+    _print(fmt, space, outcomes, space.diagnostics + failures)
+    if failures:
+        return EXIT_FINDINGS
+    return exit_code(space.diagnostics, strict) if space.diagnostics else EXIT_OK
+
+
+def _print(fmt: str, space, outcomes, diagnostics) -> None:
+    from ..render import as_dict, render
+
+    passed = sum(o.passed for o in outcomes)
+    failed = len(outcomes) - passed
+    if fmt == "json":
+        document = {
+            "passed": passed,
+            "failed": failed,
+            "expectations": [o.as_dict() for o in outcomes],
+            "diagnostics": [as_dict(d) for d in diagnostics],
+        }
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return
+    failures = [d for d in diagnostics if d.code == "NP700"]
+    others = [d for d in diagnostics if d.code != "NP700"]
+    if others:  # compile findings go to standard error, as with `compile`
+        sys.stderr.write(render(others, "text" if fmt == "text" else fmt, space.files))
+    if fmt == "github":
+        sys.stdout.write(render(failures, "github", space.files))
+    elif failures:
+        # The renderer's own summary counts errors; the test summary below says it better.
+        sys.stdout.write(render(failures, "text", space.files).rsplit("\n", 2)[0] + "\n")
+    if outcomes or not others:
+        sys.stdout.write(f"{passed} passed, {failed} failed\n")

@@ -1,0 +1,289 @@
+"""`expect` statements, checked over the representative universe; a failure names the flow and the policies why.
+
+`expect A -> B:port allowed` holds when every representative endpoint A stands for can
+reach every one B stands for on that port; `denied` when none can. Pods and address
+regions are grouped by the policy classes the engine computes, so a check costs one
+mask operation per pair of classes, never one per pair of pods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import engine, ir
+from .diagnostics import Diagnostic
+from .flows import Scene, name, policy_name, simplicity, source_span
+
+ALLOWED, DENIED, PARTLY = "allowed", "denied", "partly allowed"
+
+
+@dataclass
+class Outcome:
+    """What one expectation found: the verdict over all its endpoints, and one flow that shows it."""
+
+    expect: ir.Expect
+    actual: str  # "allowed", "denied", "partly allowed", or "no endpoint"
+    verdict: engine.Verdict | None  # the flow that contradicts the expectation (or illustrates it)
+    scene: Scene
+
+    @property
+    def passed(self) -> bool:
+        return self.actual == self.expect.verdict
+
+    def flow_text(self) -> str:
+        v = self.verdict
+        return f"{name(v.source, self.scene.universe)} -> {name(v.destination, self.scene.universe)} on {port_text(self.expect.port, v)}"
+
+    def diagnostic(self) -> Diagnostic:
+        expect, v = self.expect, self.verdict
+        statement = expect.origin.text or f"expect {expect.source} -> {expect.destination}:{expect.port} {expect.verdict}"
+        if v is None:
+            return Diagnostic(
+                "NP700",
+                expect.origin.user_span,
+                f"`{statement}` does not hold: one side stands for no pod or address",
+                "check the selectors of the expectation",
+            )
+        happened = ALLOWED if v.allowed else DENIED
+        partly = " (allowed for some of the pods it stands for, denied for others)" if self.actual == PARTLY else ""
+        if v.allowed:
+            fix = "narrow or remove the intent (policy) that allows it, or correct the expectation"
+        else:
+            fix = f"allow it (e.g. `allow {_flow_words(expect)}`), or correct the expectation"
+        return Diagnostic(
+            "NP700",
+            expect.origin.user_span,
+            f"`{statement}` does not hold: {self.flow_text()} is {happened}{partly}",
+            "; ".join(chain(v, self.scene.universe)) + f". To fix: {fix}",
+            related=related(v, self.scene.universe),
+        )
+
+    def as_dict(self) -> dict:
+        span = self.expect.origin.user_span
+        out = {
+            "file": span.file,
+            "line": span.line,
+            "column": span.column,
+            "expect": self.expect.origin.text,
+            "namespace": self.expect.namespace,
+            "expected": self.expect.verdict,
+            "actual": self.actual,
+            "passed": self.passed,
+        }
+        if self.verdict is not None:
+            out["flow"] = flow_dict(self.verdict, self.expect.port, self.scene.universe)
+        return out
+
+
+def _flow_words(expect: ir.Expect) -> str:
+    """`app=web to app=db:5432` from the expectation as written."""
+    text = expect.origin.text.strip()
+    if text.startswith("expect ") and text.rsplit(" ", 1)[-1] in (ALLOWED, DENIED):
+        return text[len("expect ") :].rsplit(" ", 1)[0].replace(" -> ", " to ", 1)
+    return f"{expect.source} to {expect.destination}:{expect.port}"
+
+
+def port_text(port: ir.PortRange, verdict: engine.Verdict) -> str:
+    """`5432/TCP`, or `metrics (9090/TCP)` for a named port."""
+    if isinstance(port.port, str):
+        resolved = f"{verdict.port}/{verdict.protocol}" if verdict.port is not None else f"no such {verdict.protocol} port"
+        return f"port {port.port} ({resolved})"
+    return f"{port.port}/{port.protocol}"
+
+
+def _isolators(side: engine.SideVerdict) -> list[engine.Policy]:
+    """Policies isolating a side, pure isolation (`deny`) first: the one a reader looks for."""
+    return sorted(side.isolated_by, key=lambda p: (bool(p.rules(side.direction)), not p.pod_selector.is_empty, p.name))
+
+
+def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = False) -> list[str]:
+    """The egress side and the ingress side of a flow, one sentence each (every policy named when detailed)."""
+    lines = []
+    if verdict.reason:
+        lines.append(verdict.reason)
+    for side, subject, peer in ((verdict.egress, verdict.source, verdict.destination), (verdict.ingress, verdict.destination, verdict.source)):
+        who = name(subject, universe)
+        if not side.applies:
+            lines.append(f"{side.direction}: {who} is an address, no policy applies")
+            continue
+        if not side.isolated:
+            lines.append(f"{side.direction}: {who} is not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes): allowed")
+            continue
+        isolators = _isolators(side)
+        if detailed:
+            isolated = "isolated by " + ", ".join(policy_name(p) for p in isolators)
+        else:
+            more = f" and {len(isolators) - 1} more" if len(isolators) > 1 else ""
+            isolated = f"isolated by {policy_name(isolators[0], short=True)}{more}"
+        if side.allowed_by:
+            rules = ", ".join(f"{policy_name(p, short=not detailed)} {side.direction} rule {r.number + 1}" for p, r in side.allowed_by)
+            lines.append(f"{side.direction}: {who} is {isolated}; allowed by {rules}")
+        else:
+            lines.append(f"{side.direction}: {who} is {isolated}; no rule allows {name(peer, universe)} on this port: denied")
+    return lines
+
+
+def chain_lines(verdict: engine.Verdict, universe: engine.Universe, port: str) -> list[str]:
+    """The chain for `explain`: each side, its isolating policies one per line, then what allowed or that nothing did."""
+    lines = []
+    if verdict.reason:
+        lines.append(verdict.reason)
+    for side, subject, peer in ((verdict.egress, verdict.source, verdict.destination), (verdict.ingress, verdict.destination, verdict.source)):
+        who = f"{side.direction} of {name(subject, universe)}"
+        if not side.applies:
+            lines.append(f"{who}: an address, no policy applies: allowed")
+            continue
+        if not side.isolated:
+            lines.append(f"{who}: not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes): allowed")
+            continue
+        lines.append(f"{who}: isolated by")
+        lines.extend(f"    {policy_name(p)}" for p in _isolators(side))
+        if side.allowed_by:
+            lines.extend(f"  allowed by {side.direction} rule {r.number + 1} of {policy_name(p)}" for p, r in side.allowed_by)
+        else:
+            lines.append(f"  no {side.direction} rule allows {name(peer, universe)} on {port}: denied")
+    return lines
+
+
+def related(verdict: engine.Verdict, universe: engine.Universe) -> tuple:
+    """(span, note) for the policies that decided the flow, at their intent line or YAML document."""
+    out = []
+    for side in (verdict.egress, verdict.ingress):
+        if not side.isolated:
+            continue
+        if side.allowed_by:
+            deciding = [(p, f"{side.direction} allowed by {p.namespace}/{p.name}") for p, _ in side.allowed_by]
+        else:
+            deciding = [(p, f"{side.direction} isolated by {p.namespace}/{p.name}, and no rule allows the flow") for p in _isolators(side)[:1]]
+        for policy, note in deciding:
+            span = source_span(policy)
+            note += f": {policy.intent}" if policy.intent else ""
+            if span is not None and (span, note) not in out:
+                out.append((span, note))
+    return tuple(out)
+
+
+def flow_dict(verdict: engine.Verdict, port: ir.PortRange, universe: engine.Universe) -> dict:
+    def policy(p: engine.Policy) -> dict:
+        return {"namespace": p.namespace, "name": p.name, "source": p.source, "intent": p.intent}
+
+    def side(s: engine.SideVerdict) -> dict:
+        return {
+            "applies": s.applies,
+            "isolated": s.isolated,
+            "allowed": s.allowed,
+            "isolated_by": [policy(p) for p in s.isolated_by],
+            "allowed_by": [{**policy(p), "rule": r.number + 1} for p, r in s.allowed_by],
+        }
+
+    return {
+        "source": name(verdict.source, universe),
+        "destination": name(verdict.destination, universe),
+        "port": verdict.port if verdict.port is not None else port.port,
+        "port_name": port.port if isinstance(port.port, str) else None,
+        "protocol": verdict.protocol,
+        "allowed": verdict.allowed,
+        "egress": side(verdict.egress),
+        "ingress": side(verdict.ingress),
+        "reason": verdict.reason,
+    }
+
+
+# ---------------------------------------------------------------- checking
+
+
+def scene_for(policy_sets: list[engine.PolicySet], expects: list[ir.Expect]) -> Scene:
+    """One universe for the policies and every endpoint the expectations name."""
+    peers = [(e.namespace, peer) for e in expects for peer in (e.source, e.destination)]
+    return Scene(policy_sets, peers, [e.port for e in expects])
+
+
+def check(scene: Scene, policies: engine.PolicySet, expect: ir.Expect) -> Outcome:
+    """Evaluate one expectation over every endpoint its peers stand for, class by class."""
+    reach = scene.reach(policies)
+    position = scene.index.position
+    sources = scene.members(expect.source, expect.namespace)
+    destinations = scene.members(expect.destination, expect.namespace)
+    if not sources or not destinations:
+        return Outcome(expect, "no endpoint", None, scene)
+    port = expect.port
+
+    # Sources by egress class; destinations by (ingress class, atom the port resolves to).
+    source_groups: dict = {}
+    for endpoint in scene.endpoints(sources):
+        side = reach.side(endpoint, engine.EGRESS) if isinstance(endpoint, engine.Pod) else None
+        group = source_groups.setdefault(id(side), [side, 0, endpoint])
+        group[1] |= 1 << position[id(endpoint)]
+    destination_groups: dict = {}
+    unresolved = 0  # destinations without the named port: nothing can reach them on it
+    for endpoint in scene.endpoints(destinations):
+        number = scene.port_number(port, endpoint)
+        atom = None if number is None else reach.atom_index(number, port.protocol)
+        if atom is None:
+            unresolved |= 1 << position[id(endpoint)]
+            continue
+        side = reach.side(endpoint, engine.INGRESS) if isinstance(endpoint, engine.Pod) else None
+        group = destination_groups.setdefault((id(side), atom), [side, atom, 0, endpoint])
+        group[2] |= 1 << position[id(endpoint)]
+
+    def allowed_by(side, atom) -> int:
+        return reach.full if side is None else side.at(atom, port.protocol)
+
+    # Some flow allowed: a source class and a destination class that let each other through.
+    some = None
+    for e_side, s_mask, _ in source_groups.values():
+        for i_side, atom, d_mask, _ in destination_groups.values():
+            reachable = d_mask & allowed_by(e_side, atom)
+            admitted = s_mask & allowed_by(i_side, atom)
+            if reachable and admitted:
+                some = (admitted, reachable)
+                break
+        if some:
+            break
+    # Every flow allowed: each source class reaches every destination, each destination admits every source.
+    missing = None
+    if unresolved:
+        missing = (sources, unresolved)
+    else:
+        for e_side, s_mask, first in source_groups.values():
+            for i_side, atom, d_mask, _ in destination_groups.values():
+                lost = d_mask & ~allowed_by(e_side, atom)
+                if lost:
+                    missing = (s_mask, lost)
+                    break
+            if missing:
+                break
+        for i_side, atom, d_mask, _ in destination_groups.values() if missing is None else ():
+            refused = sources & ~allowed_by(i_side, atom)
+            if refused:
+                missing = (refused, d_mask)
+                break
+
+    actual = ALLOWED if missing is None else (DENIED if some is None else PARTLY)
+    if expect.verdict == DENIED:
+        pair = some or missing
+    else:
+        pair = missing or some
+    source = scene.endpoints(pair[0])[0]
+    destination = scene.endpoints(pair[1])[0]
+    verdict = engine.evaluate(policies, scene.universe, source, destination, port.port, port.protocol)
+    return Outcome(expect, actual, verdict, scene)
+
+
+def check_all(policies: engine.PolicySet, context: list[engine.PolicySet], expects: list[ir.Expect]) -> list[Outcome]:
+    """Every expectation against `policies`; `context` adds policy sets that shape the universe only."""
+    with engine.paused_gc():
+        scene = scene_for([policies, *context], expects)
+        return [check(scene, policies, expect) for expect in expects]
+
+
+def check_expectations(program: ir.Program, emitted: list, extra: list[engine.Policy] = ()) -> list[Outcome]:
+    """A compiled program's expectations, against its manifests plus any policies read from YAML."""
+    from .verify import intent_model
+
+    actual = engine.load_policies(item.manifest() for item in emitted)
+    policies = engine.PolicySet(list(actual.policies) + list(extra))
+    return check_all(policies, [intent_model(program)], program.expects)
+
+
+__all__ = ["Outcome", "check", "check_all", "check_expectations", "chain", "simplicity"]

@@ -1,0 +1,93 @@
+"""What the flow commands (test, explain, diff, graph) look at: .netpol programs compiled plus NetworkPolicy YAML, as one policy set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import engine
+
+
+@dataclass
+class Workspace:
+    diagnostics: list = field(default_factory=list)
+    files: dict = field(default_factory=dict)  # display name -> SourceFile, for carets
+    program: object | None = None  # ir.Program of the .netpol files (None without any)
+    emitted: list = field(default_factory=list)
+    policies: engine.PolicySet = field(default_factory=lambda: engine.PolicySet(()))  # what a cluster would hold
+    context: list = field(default_factory=list)  # policy sets that only shape the universe (the intents)
+    documents: int = 0  # YAML documents read
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def expects(self) -> list:
+        return list(self.program.expects) if self.program is not None else []
+
+    def namespaces(self) -> list[str]:
+        """Namespaces the program manages and namespaces the policies live in."""
+        names = set(self.program.namespaces) if self.program is not None else set()
+        names.update(p.namespace for p in self.policies.policies)
+        return sorted(names)
+
+
+class InputsError(Exception):
+    """Command-line inputs that do not exist or hold nothing to read (exit code 2)."""
+
+
+def open_workspace(netpol: list[str], yaml: list[str], prove: bool = True) -> Workspace:
+    """Compile the .netpol inputs (with the proof) and read the YAML inputs; union of their policies."""
+    from .diagnostics import sorted_unique
+    from .manifests import PolicyInputError, load
+    from .resolve import InputError, expand_inputs
+
+    try:
+        items = expand_inputs(netpol) if netpol else []
+        loaded = load(yaml) if yaml else None
+    except (InputError, PolicyInputError) as err:
+        raise InputsError(str(err)) from None
+    space = Workspace()
+    extra: list[engine.Policy] = []
+    if loaded is not None:
+        space.diagnostics += loaded.diagnostics
+        space.files.update(loaded.files)
+        space.documents = loaded.documents
+        extra = loaded.policies
+    if items:
+        from .pipeline import build
+
+        result = build(items, prove=prove)
+        space.diagnostics += result.diagnostics
+        if result.resolved is not None:
+            space.files.update(result.resolved.files)
+        space.program = result.program
+        space.emitted = result.emitted
+    space.diagnostics = sorted_unique(space.diagnostics)
+    if not space.ok:
+        return space
+    own = engine.load_policies(item.manifest() for item in space.emitted)
+    space.policies = engine.PolicySet(list(own.policies) + list(extra))
+    if space.program is not None and space.program.intents:
+        from .verify import intent_model
+
+        space.context = [intent_model(space.program)]
+    return space
+
+
+def split_kinds(arguments: list[str]) -> tuple[list[str], list[str]]:
+    """Files and folders -> (.netpol inputs, YAML inputs): a folder holding any .netpol file is a program."""
+    from .manifests import SUFFIXES
+
+    netpol, yaml = [], []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            has_netpol = any(p.is_file() for p in path.rglob("*.netpol"))
+            (netpol if has_netpol else yaml).append(argument)
+        elif path.suffix in SUFFIXES:
+            yaml.append(argument)
+        else:
+            netpol.append(argument)
+    return netpol, yaml
