@@ -42,11 +42,7 @@ def targets(cni=(), expand_port_ranges=None, named_ports=()):
     value is a UsageError (exit 2); a bad config file is a diagnostic at its line (exit 1),
     like any other problem in a project file.
     """
-    import re
-
-    from ..capabilities import MAX_EXPAND, Options
     from ..config import discover
-    from ..targets import TargetError, load_target
 
     config, diagnostics = discover()
     files = {config.source.name: config.source} if config else {}
@@ -54,8 +50,16 @@ def targets(cni=(), expand_port_ranges=None, named_ports=()):
         from ..diagnostics import sorted_unique
 
         return None, sorted_unique(diagnostics), files
+    specs = cni or (config.cni if config else ())
+    if not specs and expand_port_ranges is None and not named_ports:
+        return None, [], files  # the common case: nothing CNI-related to load (start-up matters here)
+    import re
+
+    from ..capabilities import MAX_EXPAND, Options
+    from ..targets import TargetError, load_target
+
     loaded = []
-    for spec in dict.fromkeys(cni or (config.cni if config else ())):  # --cni replaces the config's list
+    for spec in dict.fromkeys(specs):  # --cni replaces the config's list
         try:
             loaded.append(load_target(spec))
         except TargetError as err:
