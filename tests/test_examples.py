@@ -78,3 +78,15 @@ def test_brief_example_compiles_verbatim():
     result = build_text("namespace prod\ndeny all\nallow app=web to app=db:5432\negress only to 10.0.0.0/8\n", validate=True)
     assert result.ok
     assert [e.name for e in result.emitted] == ["db-allow-from-web-5432", "deny-all", "egress-only-to-10-0-0-0-8", "web-allow-to-db-5432"]
+
+
+def test_ci_runs_exactly_the_readme_commands():
+    """README's two set-up commands and .ci/run must not drift apart."""
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"## Set up.*?```sh\n(.*?)```", readme, re.S).group(1).strip().splitlines()
+    assert len(block) == 2, block
+    ci = [line.strip() for line in (REPO / ".ci/run").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    for command in block:
+        assert command in ci, f"{command!r} is in README.md but not run by .ci/run"
