@@ -192,6 +192,34 @@ def explain_command(
     _finish(command.run, arguments, list(policies or []), namespace, fmt)
 
 
+@app.command("diff")
+def diff_command(
+    arguments: Annotated[list[str], typer.Argument(help="OLD NEW (files or folders), or a git range OLD..NEW followed by paths.", metavar="OLD NEW | REV..REV [PATHS]...", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="text, json or markdown (for a pull-request comment).")] = "text",
+    fail_on_closed: Annotated[bool, typer.Option("--fail-on-closed", help="Exit 1 when the change closes any flow.")] = False,
+) -> None:
+    """The flows a change opens and closes, computed by the engine (not a text diff).
+
+    Both sides are evaluated over one set of representative pods and addresses,
+    including the cluster DNS, Prometheus and an ingress controller, so that
+    isolating a workload shows what it silently cuts. Flows are grouped by pod
+    group and port. A side is .netpol files (compiled) or NetworkPolicy YAML: a
+    folder holding any .netpol file is a program, otherwise its YAML is read.
+    Exit 0 unless --fail-on-closed and something closed.
+
+    Examples:
+
+      netpolc diff policies-before/ policies/
+
+      netpolc diff main..HEAD policies/
+
+      netpolc diff --format markdown main..HEAD policies/ > comment.md
+    """
+    from .commands import diff as command
+
+    _finish(command.run, arguments, fmt, fail_on_closed)
+
+
 @app.command("lsp")
 def lsp_command() -> None:
     """Run the language server on standard input and output (for editors).

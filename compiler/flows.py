@@ -66,6 +66,12 @@ class Scene:
             return "no port"
         if len(indices) == len(self.atoms):
             return "all ports"
+        rest = [i for i in range(len(self.atoms)) if i not in set(indices)]
+        if len(indices) > len(rest):  # mostly everything: say what is missing
+            return "all ports except " + self._ports(reach, rest)
+        return self._ports(reach, indices)
+
+    def _ports(self, reach: engine.Reach, indices: list[int]) -> str:
         parts = []
         for protocol in PROTOCOL_ORDER:
             own = [i for i in indices if self.atoms[i].protocol == protocol]

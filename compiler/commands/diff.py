@@ -1,0 +1,170 @@
+"""`netpolc diff OLD NEW` or `netpolc diff REV..REV PATHS`: the flows a change opens and closes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, exit_code
+
+FORMATS = ("text", "json", "markdown")
+
+
+def run(arguments: list[str], fmt: str = "text", fail_on_closed: bool = False) -> int:
+    from ..render import render
+
+    check_format(fmt, FORMATS)
+    if len(arguments) < 2 and not (arguments and _is_range(arguments[0])):
+        raise UsageError("give two files or folders (netpolc diff OLD NEW), or a git range and paths (netpolc diff main..HEAD policies/)")
+    if _is_range(arguments[0]):
+        old_rev, new_rev = _parse_range(arguments[0])
+        paths = arguments[1:] or ["."]
+        with _git_tree(old_rev, paths) as old_root, _git_tree(new_rev, paths) as new_root:
+            old = _side(old_root, paths, f"{old_rev}")
+            new = _side(new_root, paths, f"{new_rev}")
+        labels = (old_rev, new_rev)
+    else:
+        if len(arguments) != 2:
+            raise UsageError("give exactly two files or folders: netpolc diff OLD NEW")
+        old = _side(None, [arguments[0]], arguments[0])
+        new = _side(None, [arguments[1]], arguments[1])
+        labels = (arguments[0], arguments[1])
+    for space in (old, new):
+        if not space.ok:
+            sys.stderr.write(render(space.diagnostics, "text", space.files))
+            return exit_code(space.diagnostics, False)
+
+    from ..diff import diff
+
+    result = diff(old.policies, new.policies, old.context + new.context)
+    opened, closed = result.rows("opened"), result.rows("closed")
+    if fmt == "json":
+        document = {"old": labels[0], "new": labels[1], "opened": opened, "closed": closed}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    elif fmt == "markdown":
+        sys.stdout.write(_markdown(result, labels))
+    else:
+        sys.stdout.write(_text(result, labels))
+    return EXIT_FINDINGS if fail_on_closed and closed else EXIT_OK
+
+
+def _text(result, labels) -> str:
+    out = [f"netpolc diff {labels[0]} -> {labels[1]}"]
+    for kind in ("closed", "opened"):
+        groups = result.grouped(kind)
+        count = len(result.rows(kind))
+        out.append("")
+        out.append(f"{kind.capitalize()}: {count} flow{'s' * (count != 1)}" + (":" if count else ""))
+        for sources, destinations, ports in groups:
+            out.append(f"  {', '.join(sources)} -> {', '.join(destinations)}: {ports}")
+    if not result.changes:
+        out.append("")
+        out.append("No flow changes: both sides allow exactly the same traffic.")
+    return "\n".join(out) + "\n"
+
+
+def _markdown(result, labels) -> str:
+    opened, closed = result.rows("opened"), result.rows("closed")
+    out = [f"### netpolc diff: {len(closed)} flow{'s' * (len(closed) != 1)} closed, {len(opened)} opened", ""]
+    out.append(f"Comparing `{labels[0]}` with `{labels[1]}` (computed from the policies, not from the text).")
+    if not result.changes:
+        out += ["", "No flow changes: both sides allow exactly the same traffic."]
+    for kind, title in (("closed", "Closed (no longer allowed)"), ("opened", "Opened (newly allowed)")):
+        groups = result.grouped(kind)
+        if not groups:
+            continue
+        out += ["", f"#### {title}", "", "| From | To | Ports |", "| --- | --- | --- |"]
+        for sources, destinations, ports in groups:
+            cells = ["<br>".join(f"`{x}`" for x in sources), "<br>".join(f"`{x}`" for x in destinations), ports]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- sides
+
+
+def _side(root: Path | None, paths: list[str], label: str):
+    """Compile / read one side. With a root (a git export), paths are inside it and files are named as in the repository."""
+    from ..workspace import InputsError, Workspace, open_workspace, split_kinds
+
+    if root is not None:
+        present = [p for p in paths if (root / p).exists()]
+        if not present:
+            return Workspace()  # the paths did not exist at that revision: no policies then
+        with _chdir(root):
+            netpol, yaml = split_kinds(present)
+            try:
+                return open_workspace(netpol, yaml)
+            except InputsError as err:
+                raise UsageError(f"{label}: {err}") from None
+    netpol, yaml = split_kinds(paths)
+    try:
+        return open_workspace(netpol, yaml)
+    except InputsError as err:
+        raise UsageError(str(err)) from None
+
+
+@contextmanager
+def _chdir(path: Path):
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _is_range(argument: str) -> bool:
+    return ".." in argument and not Path(argument).exists()
+
+
+def _parse_range(argument: str) -> tuple[str, str]:
+    old, _, new = argument.partition("..")
+    if not old or new.startswith("."):
+        raise UsageError(f"{argument!r} is not a revision range: write OLD..NEW, e.g. main..HEAD")
+    return old, new or "HEAD"
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, check=False)
+    except FileNotFoundError:
+        raise UsageError("git is not installed: compare two folders instead (netpolc diff OLD NEW)") from None
+
+
+@contextmanager
+def _git_tree(revision: str, paths: list[str]):
+    """The given paths as they were at `revision`, exported into a temporary folder laid out like the repository."""
+    import io
+    import tarfile
+
+    top = _git("rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        raise UsageError("not inside a git repository: a revision range needs one (or compare two folders: netpolc diff OLD NEW)")
+    if _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").returncode != 0:
+        raise UsageError(f"unknown git revision {revision!r}")
+    toplevel = Path(top.stdout.decode().strip())
+    relative = []
+    for path in paths:
+        try:
+            relative.append(Path(path).resolve().relative_to(toplevel.resolve()).as_posix() or ".")
+        except ValueError:
+            raise UsageError(f"{path}: outside the git repository {toplevel.name}") from None
+    with tempfile.TemporaryDirectory(prefix="netpolc-diff-") as tmp:
+        root = Path(tmp)
+        for path, rel in zip(paths, relative):
+            archive = _git("-C", str(toplevel), "archive", "--format=tar", revision, "--", rel)
+            if archive.returncode != 0:
+                continue  # the path did not exist at that revision
+            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+                tar.extractall(root / "repo", filter="data")
+        # Files keep the names they have in the working folder: cwd relative to the repository.
+        prefix = Path.cwd().resolve().relative_to(toplevel.resolve()) if Path.cwd().resolve().is_relative_to(toplevel.resolve()) else Path()
+        inside = root / "repo" / prefix
+        inside.mkdir(parents=True, exist_ok=True)
+        yield inside
