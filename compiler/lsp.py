@@ -369,48 +369,59 @@ def _first_comment(path: Path) -> str:
     return "stdlib module"
 
 
+def is_netpol(uri: str) -> bool:
+    """A generic client may send every plain-text file: answer for .netpol files only."""
+    path = to_fs_path(uri)
+    return bool(path) and path.endswith(SUFFIX)
+
+
 server = NetpolServer()
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 async def did_open(ls: NetpolServer, params: types.DidOpenTextDocumentParams):
-    ls.schedule(params.text_document.uri, delay=0)
+    if is_netpol(params.text_document.uri):
+        ls.schedule(params.text_document.uri, delay=0)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 async def did_change(ls: NetpolServer, params: types.DidChangeTextDocumentParams):
-    ls.schedule(params.text_document.uri)
+    if is_netpol(params.text_document.uri):
+        ls.schedule(params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
 async def did_save(ls: NetpolServer, params: types.DidSaveTextDocumentParams):
-    ls.project_for(params.text_document.uri).key = ()  # files on disk changed: build afresh
-    ls.schedule(params.text_document.uri, delay=0)
+    if is_netpol(params.text_document.uri):
+        ls.project_for(params.text_document.uri).key = ()  # files on disk changed: build afresh
+        ls.schedule(params.text_document.uri, delay=0)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 async def did_close(ls: NetpolServer, params: types.DidCloseTextDocumentParams):
-    ls.schedule(params.text_document.uri, delay=0)  # the file on disk stands in for the closed buffer again
+    if is_netpol(params.text_document.uri):
+        ls.schedule(params.text_document.uri, delay=0)  # the file on disk stands in for the closed buffer again
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
 def hover(ls: NetpolServer, params: types.HoverParams):
-    return ls.hover(params.text_document.uri, params.position)
+    return ls.hover(params.text_document.uri, params.position) if is_netpol(params.text_document.uri) else None
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
 def definition(ls: NetpolServer, params: types.DefinitionParams):
-    return ls.definition(params.text_document.uri, params.position)
+    return ls.definition(params.text_document.uri, params.position) if is_netpol(params.text_document.uri) else []
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" ", ",", "=", "("]))
 def completion(ls: NetpolServer, params: types.CompletionParams):
-    return types.CompletionList(is_incomplete=False, items=ls.completion(params.text_document.uri, params.position))
+    uri = params.text_document.uri
+    return types.CompletionList(is_incomplete=False, items=ls.completion(uri, params.position) if is_netpol(uri) else [])
 
 
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)
 def formatting(ls: NetpolServer, params: types.DocumentFormattingParams):
-    return ls.formatting(params.text_document.uri)
+    return ls.formatting(params.text_document.uri) if is_netpol(params.text_document.uri) else None
 
 
 def serve() -> None:

@@ -189,6 +189,10 @@ def test_completion(tmp_path):
             edit = scopes.items[0].text_edit
             assert (edit.range.start.character, edit.range.end.character) == (14, 19)  # replaces the typed `in na`
             assert labels(await editor.request("completion", uri, 5, 27)) == []  # a statement is complete here
+            # A generic client sends every plain-text file: the server stays out of the others.
+            notes = editor.open("notes.txt", "allow \n")
+            assert labels(await editor.request("completion", notes, 0, 6)) == []
+            assert await editor.request("hover", notes, 0, 1) is None
 
     run(scenario())
 
