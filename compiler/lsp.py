@@ -309,7 +309,7 @@ class NetpolServer(LanguageServer):
         from .pipeline import parse_file
 
         name = display_name(Path(to_fs_path(uri)))
-        for number, line in enumerate(self.workspace.get_text_document(uri).source.split("\n"), start=1):
+        for line in self.workspace.get_text_document(uri).source.split("\n"):
             module, _ = parse_file(SourceFile(name, line))
             if module is not None:
                 modules.append(module)
