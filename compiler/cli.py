@@ -220,6 +220,33 @@ def diff_command(
     _finish(command.run, arguments, fmt, fail_on_closed)
 
 
+@app.command("graph")
+def graph_command(
+    paths: Annotated[Optional[list[str]], typer.Argument(help=".netpol files or folders.", show_default=False)] = None,
+    policies: PolicyDirs = None,
+    fmt: Annotated[str, typer.Option("--format", help="dot (Graphviz), mermaid, or svg (needs Graphviz's `dot` program).")] = "dot",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of standard output.", metavar="FILE")] = None,
+) -> None:
+    """Draw the allowed flows between pod groups and address blocks.
+
+    One node per pod group the policies name, grouped by namespace; an edge per
+    flow a policy decides, labelled with its ports (parallel edges merged).
+    Isolated (default-deny) groups are filled red. Groups that make a whole
+    (every pod of a namespace, every IPv4 address) are one node.
+
+    Examples:
+
+      netpolc graph examples/storefront -o storefront.dot
+
+      netpolc graph --format mermaid examples/storefront > storefront.mmd
+
+      netpolc graph --format svg examples/storefront -o storefront.svg
+    """
+    from .commands import graph as command
+
+    _finish(command.run, list(paths or []), list(policies or []), fmt, output)
+
+
 @app.command("lsp")
 def lsp_command() -> None:
     """Run the language server on standard input and output (for editors).

@@ -1,0 +1,57 @@
+"""`netpolc graph`: the allowed flows as Graphviz DOT, Mermaid, or SVG rendered by the `dot` program."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from . import EXIT_OK, EXIT_USAGE, UsageError, check_format, exit_code
+
+FORMATS = ("dot", "mermaid", "svg")
+
+
+def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", output: Path | None = None) -> int:
+    from ..graph import build, to_dot, to_mermaid
+    from ..render import render
+    from ..workspace import InputsError, open_workspace
+
+    check_format(fmt, FORMATS)
+    if not paths and not policies:
+        raise UsageError("nothing to draw: pass .netpol files or folders, or --policies DIR")
+    dot_program = shutil.which("dot") if fmt == "svg" else None
+    if fmt == "svg" and dot_program is None:
+        sys.stderr.write(
+            "netpolc: --format svg needs the Graphviz `dot` program, which is not installed "
+            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz); "
+            "--format dot or --format mermaid need nothing\n"
+        )
+        return EXIT_USAGE
+    try:
+        space = open_workspace(paths, policies or [])
+    except InputsError as err:
+        raise UsageError(str(err)) from None
+    if not space.ok:
+        sys.stderr.write(render(space.diagnostics, "text", space.files))
+        return exit_code(space.diagnostics, False)
+    graph = build(space.policies, space.context)
+    if fmt == "mermaid":
+        data = to_mermaid(graph).encode("utf-8")
+    else:
+        data = to_dot(graph).encode("utf-8")
+        if fmt == "svg":
+            done = subprocess.run([dot_program, "-Tsvg"], input=data, capture_output=True, check=False)
+            if done.returncode != 0:
+                sys.stderr.write(f"netpolc: dot failed: {done.stderr.decode('utf-8', 'replace').strip()}\n")
+                return EXIT_USAGE
+            data = done.stdout
+    if output is None:
+        sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(data.decode("utf-8"))
+        return EXIT_OK
+    try:
+        output.write_bytes(data)
+    except OSError as err:
+        raise UsageError(f"{output}: cannot write: {err.strerror or err}") from None
+    sys.stderr.write(f"wrote {output} ({len(graph.nodes)} nodes, {len(graph.edges)} edges)\n")
+    return EXIT_OK
