@@ -113,9 +113,10 @@ def resolve(inputs: list[Input], parse_file, overrides: dict[str, str] | None = 
             return lambda: decode_source(name, overrides[name].encode("utf-8"), path)
         return lambda: read_source(path, name)
 
-    roots = {i.name: i for i in inputs}
     for item in inputs:
         loader.load(item.name, reader(item.path, item.name))
+    inputs = inputs + _users_of_shared_files(inputs, loader, reader)
+    roots = {i.name: i for i in inputs}
 
     # A root used by another root is a module of it, not a program entry point.
     used: set[str] = set()
@@ -145,6 +146,39 @@ def resolve(inputs: list[Input], parse_file, overrides: dict[str, str] | None = 
         {k: v for k, v in loader.modules.items() if v is not None},
         loader.diagnostics + state.diagnostics,
     )
+
+
+def _users_of_shared_files(inputs: list[Input], loader: _Loader, reader) -> list[Input]:
+    """Files of the project folder that `use` an input which has no `namespace` line.
+
+    Such a file is a shared module (like a `common.netpol`): alone, its statements apply
+    to no namespace. A pre-commit hook passes only the changed files, so when it is given
+    alone it is checked where it is used, together with the files that use it.
+    """
+    found: list[Input] = []
+    known = {i.name for i in inputs}
+    pending = list(inputs)
+    while pending:
+        item = pending.pop(0)
+        module = loader.modules.get(item.name)
+        if module is None or not module.statements or any(isinstance(s, nodes.NamespaceStmt) for s in module.statements):
+            continue
+        target = item.path.resolve()
+        for path in sorted(item.root.rglob(f"*{SUFFIX}")):
+            name = display_name(path)
+            try:
+                if name in known or item.path.name.encode() not in path.read_bytes():
+                    continue
+            except OSError:
+                continue
+            candidate = Input(path, name, item.root)
+            user = loader.load(name, reader(path, name))
+            uses = [s for s in user.statements if isinstance(s, nodes.UseStmt) and s.is_path] if user else []
+            if any(_path_target(candidate, s).resolve() == target for s in uses):
+                found.append(candidate)
+                pending.append(candidate)
+                known.add(name)
+    return found
 
 
 def _path_target(item: Input, statement: nodes.UseStmt) -> Path | None:

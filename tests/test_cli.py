@@ -293,3 +293,14 @@ def test_python_dash_m_compiler_works():
     out = subprocess.run([sys.executable, "-m", "compiler", "--help"], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0
     assert "compile" in out.stdout and "check" in out.stdout
+
+
+def test_shared_file_checked_alone_is_checked_where_it_is_used(write):
+    root = write({"common.netpol": "use default-deny\nuse dns\n", "shop.netpol": 'namespace shop\nuse "common.netpol"\n'})
+    assert run_cli("check", str(root / "common.netpol")).code == 0
+    (root / "common.netpol").write_text("use default-deny\nuse dsn\n")
+    run = run_cli("check", str(root / "common.netpol"))
+    assert run.code == 1 and ":2:5: error[NP201]" in run.out
+    (root / "orphan.netpol").write_text("deny all\n")  # used by nobody: it has no namespace at all
+    run = run_cli("check", str(root / "orphan.netpol"))
+    assert run.code == 1 and "orphan.netpol:1:1: error[NP200]" in run.out
