@@ -39,7 +39,9 @@ class SourceFile:
 
     @functools.cached_property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        # Only "\n" ends a line, as in the grammar (str.splitlines would also split on
+        # form feeds and Unicode separators, and carets would land on the wrong line).
+        return [line.removesuffix("\r") for line in self.text.split("\n")]
 
     def line_text(self, line: int) -> str:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""

@@ -304,3 +304,9 @@ def test_shared_file_checked_alone_is_checked_where_it_is_used(write):
     (root / "orphan.netpol").write_text("deny all\n")  # used by nobody: it has no namespace at all
     run = run_cli("check", str(root / "orphan.netpol"))
     assert run.code == 1 and "orphan.netpol:1:1: error[NP200]" in run.out
+
+
+def test_caret_line_counts_only_newlines_as_line_ends(write):
+    root = write({"a.netpol": "namespace prod\n# a form feed \x0c here\nallow app=web to app=db:0\n"})
+    run = run_cli("check", str(root))
+    assert ":3:25: error[NP306]" in run.out and " 3 | allow app=web to app=db:0" in run.out
