@@ -123,7 +123,7 @@ class _Builder:
             out.append(self.node_pods_everywhere())
             mask &= ~self.all_pods
         for namespace, members in self.namespace_masks.items():
-            if mask & members == members and len(bits(members)) > 1:
+            if mask & members == members:
                 out.append(self.node_namespace(namespace))
                 mask &= ~members
         for family, members in self.family_masks.items():

@@ -80,12 +80,24 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     universe = engine.representative_universe([intended, actual])
     atoms = engine.port_atoms([intended, actual], universe)
     differences = engine.compare(engine.Reach(intended, universe, atoms), engine.Reach(actual, universe, atoms))
+    from .flows import name
+
     out = []
     for difference in differences:
         subject = difference.subject
-        involved = [p for p in intended.selecting(subject)] or list(intended.policies)
-        source, destination = difference.flow()
+        direction, peer = difference.direction, difference.peer
+
+        def rank(policy: engine.Policy) -> tuple:
+            # The intent whose rule is about this peer and port first, then about the port, the peer, any rule; isolation last.
+            rules = policy.rules(direction)
+            peer_ok = [not r.peers or any(p.matches(peer, policy.namespace, universe) for p in r.peers) for r in rules]
+            port_ok = [not r.ports or any(p.protocol == atom.protocol and (p.port is None or isinstance(p.port, str) or p.port <= atom.number <= (p.end_port or p.port)) for p in r.ports) for r in rules]
+            both = any(a and b for a, b in zip(peer_ok, port_ok))
+            return (not both, not any(port_ok), not any(peer_ok), not rules)
+
         atom = difference.atom
+        involved = sorted(intended.selecting(subject), key=rank) or list(intended.policies)
+        source, destination = difference.flow()
         said = "allow" if difference.first_allows else "deny"
         did = "deny" if difference.first_allows else "allow"
         by_intent = _intent_of(involved[0], program)
@@ -93,7 +105,7 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
             Diagnostic(
                 "NP500",
                 by_intent.origin.user_span,
-                f"internal error: the manifests would {did} {difference.direction} {source} -> {destination} "
+                f"internal error: the manifests would {did} {difference.direction} {name(source, universe)} -> {name(destination, universe)} "
                 f"on {atom.number}/{atom.protocol}, but the intents {said} it",
                 "nothing was written; please report this with the input that caused it",
                 related=tuple((_intent_of(p, program).origin.user_span, "intent involved") for p in involved[1:4]),
