@@ -90,8 +90,19 @@ class Scene:
 
 def bits(mask: int) -> list[int]:
     """Positions of the set bits (one pass over the binary text: linear, unlike peeling bits off)."""
+    if mask.bit_count() < 8:  # sparse: peel the lowest bits off
+        out = []
+        while mask:
+            low = mask & -mask
+            out.append(low.bit_length() - 1)
+            mask ^= low
+        return out
     text = bin(mask)[:1:-1]
-    return [i for i, c in enumerate(text) if c == "1"]
+    out, i = [], text.find("1")
+    while i >= 0:
+        out.append(i)
+        i = text.find("1", i + 1)
+    return out
 
 
 def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:

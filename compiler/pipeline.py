@@ -37,6 +37,20 @@ def parse_file(source):
 
 def build(inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None) -> Result:
     """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program."""
+    import gc
+
+    # Every stage allocates many small acyclic objects that reference counting frees; the cycle
+    # collector would rescan them all repeatedly (a 10,000-intent compile: 7.5 s -> 5.5 s without it).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(inputs, overrides, prove, validate, cni)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni) -> Result:
     from .resolve import resolve
 
     resolved = resolve(inputs, parse_file, overrides)  # parse every file; imports; namespaces
