@@ -179,7 +179,7 @@ def flow_dict(verdict: engine.Verdict, port: ir.PortRange, universe: engine.Univ
     return {
         "source": name(verdict.source, universe),
         "destination": name(verdict.destination, universe),
-        "port": verdict.port if verdict.port is not None else port.port,
+        "port": None if isinstance(port.port, str) else verdict.port,  # a named port's number is the representative pod's
         "port_name": port.port if isinstance(port.port, str) else None,
         "protocol": verdict.protocol,
         "allowed": verdict.allowed,
