@@ -879,6 +879,8 @@ class Reach:
         selected = self.selecting(pod)
         if not any(direction in p.isolates for p in selected):
             return None
+        # Only policies that speak about this direction decide it: pods that differ elsewhere still share a class.
+        selected = tuple(p for p in selected if direction in p.isolates or p.rules(direction))
         key = (direction, tuple(id(p) for p in selected), pod.ports if direction == INGRESS else ())
         cached = self._class_cache.get(key)
         if cached is not None:
