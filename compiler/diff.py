@@ -70,10 +70,15 @@ class Diff:
     def names(self, endpoints: list[engine.Endpoint]) -> list[str]:
         """Names for a set of endpoints: `anything` for all of them, near-miss pods folded into their namespace's other pods."""
         universe = self.scene.universe
-        if len({id(e) for e in endpoints}) == len(universe.endpoints):
-            # Everything: name the workloads people know, then say "the rest" once.
+        chosen = {id(e) for e in endpoints}
+        missing = [e for e in universe.endpoints if id(e) not in chosen]
+        if len(missing) <= 3 and len(chosen) > 6:
+            # (Nearly) everything: name the workloads people know, then say "the rest" once.
             known = [e for e in sorted(endpoints, key=simplicity) if isinstance(e, engine.Pod) and e.labels and simplicity(e)[:2] == (0, 0)]
-            return [name(e, universe) for e in known] + ["every other pod and address"]
+            rest = "every other pod and address"
+            if missing:
+                rest += " except " + ", ".join(name(e, universe) for e in sorted(missing, key=simplicity))
+            return [name(e, universe) for e in known] + [rest]
         present = {(e.namespace, not e.labels) for e in endpoints if isinstance(e, engine.Pod)}
         shown = []
         for endpoint in sorted(endpoints, key=simplicity):
