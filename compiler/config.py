@@ -230,8 +230,8 @@ def _validator():
 _MISSING = object()
 _SIMPLE = r"[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*'"
 _KEY_PATH = rf"(?:{_SIMPLE})(?:[ \t]*\.[ \t]*(?:{_SIMPLE}))*"
-_HEADER = re.compile(rf"^[ \t]*\[\[?[ \t]*({_KEY_PATH})[ \t]*\]")
-_ASSIGN = re.compile(rf"^[ \t]*({_KEY_PATH})[ \t]*=")
+_HEADER = rf"^[ \t]*\[\[?[ \t]*({_KEY_PATH})[ \t]*\]"  # compiled on use (re caches): start-up
+_ASSIGN = rf"^[ \t]*({_KEY_PATH})[ \t]*="
 
 
 def _key_parts(text: str) -> tuple[str, ...]:
@@ -242,8 +242,8 @@ def _keys(text: str) -> list[tuple[tuple[str, ...], int, int]]:
     """(full key path, start offset, end offset) of every table header and `key =` line."""
     found, table, offset = [], (), 0
     for line in text.splitlines(keepends=True):
-        header = _HEADER.match(line)
-        assign = None if header else _ASSIGN.match(line)
+        header = re.match(_HEADER, line)
+        assign = None if header else re.match(_ASSIGN, line)
         if header:
             table = _key_parts(header.group(1))
             found.append((table, offset + header.start(1), offset + header.end(1)))

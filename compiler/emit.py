@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 
@@ -195,10 +193,14 @@ def _dedupe(emitted: list[Emitted]) -> list[Emitted]:
 
 
 def _canonical(spec: dict) -> str:
+    import json  # here, not at the top: `check` imports this module but never emits
+
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 
 def _short_hash(text: str) -> str:
+    import hashlib
+
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
 
 

@@ -35,8 +35,14 @@ def parse_file(source):
     return to_module(tree, source.name), diagnostics
 
 
-def build(inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None) -> Result:
-    """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program."""
+def build(
+    inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True
+) -> Result:
+    """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program.
+
+    `emit=False` stops after the checks of the source (what `netpolc check` reports when no
+    CNI is named: emitting and proving would add start-up time and no diagnostic).
+    """
     import gc
 
     # Every stage allocates many small acyclic objects that reference counting frees; the cycle
@@ -44,13 +50,13 @@ def build(inputs: list[Input], overrides: dict[str, str] | None = None, prove: b
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(inputs, overrides, prove, validate, cni)
+        return _build(inputs, overrides, prove, validate, cni, emit)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni) -> Result:
+def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool) -> Result:
     from .resolve import resolve
 
     resolved = resolve(inputs, parse_file, overrides)  # parse every file; imports; namespaces
@@ -70,7 +76,7 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni) -> 
     from .analyze import analyze
 
     diagnostics += analyze(program)  # dead, duplicate, covered intents; DNS (needs lowering)
-    if has_errors(diagnostics):
+    if has_errors(diagnostics) or not (emit_manifests or cni is not None):
         return _done(result)
 
     from .emit import emit

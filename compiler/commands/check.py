@@ -36,7 +36,7 @@ def run(
     if found:  # a bad config file: checking without the targets it names would pass too easily
         sys.stdout.write(render(found, fmt, config_files))
         return exit_code(found, strict)
-    result = build(items, overrides=overrides, prove=False, cni=options)
+    result = build(items, overrides=overrides, prove=False, cni=options, emit=False)
     sys.stdout.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
     return exit_code(result.diagnostics, strict)
 
