@@ -70,7 +70,7 @@ def compile_figures(intents: int) -> dict:
         folder = Path(tmp)
         generate(intents, folder)
         inputs = expand_inputs([str(folder)])
-        runs = 3 if intents <= 1000 else 1
+        runs = 3 if intents <= 1000 else 2
 
         def whole():
             result = build(inputs, validate=True)
