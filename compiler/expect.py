@@ -86,7 +86,7 @@ def _flow_words(expect: ir.Expect) -> str:
 def port_text(port: ir.PortRange, verdict: engine.Verdict) -> str:
     """`5432/TCP`, or `metrics (9090/TCP)` for a named port."""
     if isinstance(port.port, str):  # the number is the representative pod's, not a real one: not shown
-        missing = "" if verdict.port is not None else f", which the destination does not have"
+        missing = "" if verdict.port is not None else ", which the destination does not have"
         return f"named port {port.port}/{port.protocol}{missing}"
     return f"{port.port}/{port.protocol}"
 

@@ -85,7 +85,7 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     out = []
     for difference in differences:
         subject = difference.subject
-        direction, peer = difference.direction, difference.peer
+        direction, peer, atom = difference.direction, difference.peer, difference.atom
 
         def rank(policy: engine.Policy) -> tuple:
             # The intent whose rule is about this peer and port first, then about the port, the peer, any rule; isolation last.
@@ -95,7 +95,6 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
             both = any(a and b for a, b in zip(peer_ok, port_ok))
             return (not both, not any(port_ok), not any(peer_ok), not rules)
 
-        atom = difference.atom
         involved = sorted(intended.selecting(subject), key=rank) or list(intended.policies)
         source, destination = difference.flow()
         said = "allow" if difference.first_allows else "deny"

@@ -25,6 +25,16 @@ def inputs(paths: list[str]):
         raise UsageError(str(err)) from None
 
 
+def workspace(paths: list[str], policies: list[str] | None):
+    """The programs and YAML policies the flow commands (test, explain, graph) look at."""
+    from ..workspace import InputsError, open_workspace
+
+    try:
+        return open_workspace(paths, policies or [])
+    except InputsError as err:
+        raise UsageError(str(err)) from None
+
+
 def check_format(fmt: str, formats) -> None:
     if fmt not in formats:
         raise UsageError(f"unknown --format {fmt!r}; choose from {', '.join(formats)}")

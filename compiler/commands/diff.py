@@ -162,7 +162,9 @@ def _git_tree(revision: str, paths: list[str]):
             if archive.returncode != 0:
                 continue  # the path did not exist at that revision
             with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-                tar.extractall(root / "repo", filter="data")
+                # The "data" filter refuses links and paths leaving the folder (Python 3.11.4+).
+                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(root / "repo", **safe)
         # Files keep the names they have in the working folder: cwd relative to the repository.
         prefix = Path.cwd().resolve().relative_to(toplevel.resolve()) if Path.cwd().resolve().is_relative_to(toplevel.resolve()) else Path()
         inside = root / "repo" / prefix

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from . import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, check_format, exit_code
+from . import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, check_format, exit_code, workspace
 
 FORMATS = ("text", "json")
 MAX_FLOWS = 64  # endpoint pairs looked at when a query's peers stand for many groups
@@ -17,7 +17,6 @@ def run(arguments: list[str], policies: list[str] | None = None, namespace: str 
     from ..flows import name
     from ..query import QUERY_FILE, parse_query
     from ..render import render
-    from ..workspace import InputsError, open_workspace
 
     check_format(fmt, FORMATS)
     if not arguments:
@@ -25,10 +24,7 @@ def run(arguments: list[str], policies: list[str] | None = None, namespace: str 
     *paths, text = arguments
     if not paths and not policies:
         raise UsageError("nothing to explain against: pass .netpol files or folders, or --policies DIR")
-    try:
-        space = open_workspace(paths, policies or [])
-    except InputsError as err:
-        raise UsageError(str(err)) from None
+    space = workspace(paths, policies)
     if not space.ok:
         sys.stderr.write(render(space.diagnostics, "text", space.files))
         return exit_code(space.diagnostics, False)

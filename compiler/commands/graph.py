@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import EXIT_OK, EXIT_USAGE, UsageError, check_format, exit_code
+from . import EXIT_OK, EXIT_USAGE, UsageError, check_format, exit_code, workspace
 
 FORMATS = ("dot", "mermaid", "svg")
 
@@ -15,7 +15,6 @@ FORMATS = ("dot", "mermaid", "svg")
 def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", output: Path | None = None) -> int:
     from ..graph import build, to_dot, to_mermaid
     from ..render import render
-    from ..workspace import InputsError, open_workspace
 
     check_format(fmt, FORMATS)
     if not paths and not policies:
@@ -28,10 +27,7 @@ def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", o
             "--format dot or --format mermaid need nothing\n"
         )
         return EXIT_USAGE
-    try:
-        space = open_workspace(paths, policies or [])
-    except InputsError as err:
-        raise UsageError(str(err)) from None
+    space = workspace(paths, policies)
     if not space.ok:
         sys.stderr.write(render(space.diagnostics, "text", space.files))
         return exit_code(space.diagnostics, False)

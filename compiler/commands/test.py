@@ -5,23 +5,18 @@ from __future__ import annotations
 import json
 import sys
 
-from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, exit_code
+from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, exit_code, workspace
 
 FORMATS = ("text", "json", "github")
 
 
 def run(paths: list[str], policies: list[str] | None = None, fmt: str = "text", strict: bool = False) -> int:
     from ..expect import check_all
-    from ..render import as_dict, render
-    from ..workspace import InputsError, open_workspace
 
     check_format(fmt, FORMATS)
     if not paths:
         raise UsageError("nothing to test: pass the .netpol files or folders that hold the `expect` lines")
-    try:
-        space = open_workspace(paths, policies or [])
-    except InputsError as err:
-        raise UsageError(str(err)) from None
+    space = workspace(paths, policies)
     if not space.ok:
         _print(fmt, space, [], space.diagnostics)
         return exit_code(space.diagnostics, strict)
