@@ -93,8 +93,11 @@ def write_tree(root: Path, files: dict[str, str]) -> list[Change]:
         )
     changes = stale(root, files)
     parent = root.parent if str(root.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.netpolc-", dir=parent))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.netpolc-", dir=parent))
+    except OSError as err:
+        raise OutputError(f"cannot write {root}: {err.strerror or err}; nothing was changed") from None
     try:
         os.chmod(staging, (root.stat().st_mode & 0o7777) if root.exists() else 0o777 & ~_umask())
         for relative in foreign:  # the user's own files come along untouched

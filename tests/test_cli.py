@@ -310,3 +310,13 @@ def test_caret_line_counts_only_newlines_as_line_ends(write):
     root = write({"a.netpol": "namespace prod\n# a form feed \x0c here\nallow app=web to app=db:0\n"})
     run = run_cli("check", str(root))
     assert ":3:25: error[NP306]" in run.out and " 3 | allow app=web to app=db:0" in run.out
+
+
+def test_unwritable_output_folder_is_NP503_not_a_crash(write, tmp_path):
+    root = write({"a.netpol": GOOD})
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "file").write_text("")
+    run = run_cli("compile", str(root), "-o", str(locked / "file" / "out"))  # parent is a file
+    assert run.code == 1 and "error[NP503]" in run.err and "nothing was changed" in run.err
+    assert_no_traceback(run)
