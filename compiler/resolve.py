@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from . import nodes
 from .diagnostics import Diagnostic
@@ -21,8 +22,7 @@ from .source import SourceFile, Span, UnreadableSource, decode_source, read_sour
 SUFFIX = ".netpol"
 
 
-@dataclass(frozen=True)
-class Placed:
+class Placed(NamedTuple):
     """A statement together with the namespace it applies to and where it came from."""
 
     namespace: str
@@ -40,8 +40,7 @@ class Resolved:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Input:
+class Input(NamedTuple):
     """One file to compile and the project folder its imports must stay in."""
 
     path: Path
