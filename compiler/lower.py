@@ -273,6 +273,15 @@ class _Lowering:
             return None
         return self.peer(node, namespace)
 
+    def flow(self, st: nodes.AllowStmt | nodes.ExpectStmt, namespace: str):
+        """(source, destination, destination ports) of `allow` and `expect`, or None if any is invalid."""
+        source = self.source_peer(st.source, namespace)
+        destination = self.peer(st.destination, namespace)
+        ports = self.ports(st.destination.ports)
+        if source is None or destination is None or ports is None:
+            return None
+        return source, destination, ports
+
     # ------------------------------------------------------------ statements
 
     def statement(self, placed: Placed):
@@ -292,11 +301,10 @@ class _Lowering:
             )
             return None
         if isinstance(st, nodes.AllowStmt):
-            source = self.source_peer(st.source, ns)
-            destination = self.peer(st.destination, ns)
-            ports = self.ports(st.destination.ports)
-            if source is None or destination is None or ports is None:
+            flow = self.flow(st, ns)
+            if flow is None:
                 return None
+            source, destination, ports = flow
             if not isinstance(source, ir.Pods) and not isinstance(destination, ir.Pods):
                 self.error(
                     "NP406",
@@ -314,11 +322,10 @@ class _Lowering:
                 return None
             return ir.Only(ns, st.direction, subject, peer, ports, origin)
         if isinstance(st, nodes.ExpectStmt):
-            source = self.source_peer(st.source, ns)
-            destination = self.peer(st.destination, ns)
-            ports = self.ports(st.destination.ports)
-            if source is None or destination is None or ports is None:
+            flow = self.flow(st, ns)
+            if flow is None:
                 return None
+            source, destination, ports = flow
             if len(ports) != 1 or ports[0].end_port is not None:
                 self.error(
                     "NP409",

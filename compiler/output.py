@@ -27,9 +27,10 @@ def tree_files(emitted) -> dict[str, str]:
     """Relative path -> content, one file per policy under `<namespace>/`."""
     files = {}
     for item in emitted:
-        source = item.manifest()["metadata"]["annotations"]["netpolc.io/source"]
+        manifest = item.manifest()
+        source = manifest["metadata"]["annotations"]["netpolc.io/source"]
         header = f"{GENERATED_MARKER} from {source}; edit the source, not this file.\n"
-        files[f"{item.namespace}/{item.name}.yaml"] = header + to_yaml([item.manifest()])
+        files[f"{item.namespace}/{item.name}.yaml"] = header + to_yaml([manifest])
     return files
 
 
