@@ -1,0 +1,140 @@
+"""Policies in the engine's terms: peers, ports, rules, policies and policy sets (what a cluster would hold)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Iterable, NamedTuple
+
+from ..ir import LabelSelector
+
+if TYPE_CHECKING:
+    from .universe import Endpoint, Pod, Universe
+
+INGRESS = "ingress"
+EGRESS = "egress"
+DIRECTIONS = (INGRESS, EGRESS)
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+class PeerRule(NamedTuple):
+    """One peer of a rule. kind: `pods`, `block` or `all` (an empty from/to list)."""
+
+    kind: str
+    namespace_kind: str = "policy"  # "policy" (the policy's own), "named", "labelled"
+    namespace_name: str = ""
+    namespace_selector: LabelSelector | None = None
+    pod_selector: LabelSelector | None = None  # None: every pod of the namespaces
+    cidr: str = ""
+    excepts: tuple[str, ...] = ()
+
+    def matches(self, endpoint: Endpoint, policy_namespace: str, universe: Universe) -> bool:
+        if self.kind == "all":
+            return True
+        if self.kind == "block":
+            ip = endpoint.ip
+            if ip is None:
+                return False
+            address = ipaddress.ip_address(ip)
+            network = ipaddress.ip_network(self.cidr)
+            if address.version != network.version or address not in network:
+                return False
+            return not any(
+                address in ipaddress.ip_network(e) for e in self.excepts if ipaddress.ip_network(e).version == address.version
+            )
+        if not endpoint.is_pod:
+            return False
+        if self.namespace_kind == "policy" and endpoint.namespace != policy_namespace:
+            return False
+        if self.namespace_kind == "named" and endpoint.namespace != self.namespace_name:
+            return False
+        if self.namespace_kind == "labelled" and not self.namespace_selector.matches(
+            universe.namespace(endpoint.namespace).labels
+        ):
+            return False
+        return self.pod_selector is None or self.pod_selector.matches(endpoint.labels)
+
+    def describe(self) -> str:
+        if self.kind == "all":
+            return "everything"
+        if self.kind == "block":
+            return self.cidr + (f" except {', '.join(self.excepts)}" if self.excepts else "")
+        pods = "every pod" if self.pod_selector is None else f"pods {self.pod_selector}"
+        if self.namespace_kind == "policy":
+            return f"{pods} of the same namespace"
+        if self.namespace_kind == "named":
+            return f"{pods} in namespace {self.namespace_name}"
+        return f"{pods} in namespaces {self.namespace_selector}"
+
+
+class PortRule(NamedTuple):
+    protocol: str = "TCP"
+    port: int | str | None = None
+    end_port: int | None = None
+
+    def matches(self, number: int, protocol: str, destination: Endpoint | None) -> bool:
+        if protocol != self.protocol:
+            return False
+        if self.port is None:
+            return True
+        if isinstance(self.port, str):
+            if destination is None or not destination.is_pod:
+                return False
+            return destination.resolve_port(self.port, protocol) == number
+        return self.port <= number <= (self.end_port or self.port)
+
+    def describe(self) -> str:
+        if self.port is None:
+            return f"all {self.protocol} ports"
+        port = f"{self.port}-{self.end_port}" if self.end_port else str(self.port)
+        return f"{port}/{self.protocol}"
+
+
+class Rule(NamedTuple):
+    peers: tuple[PeerRule, ...]  # empty: every endpoint
+    ports: tuple[PortRule, ...]  # empty: every port
+    number: int = 0  # position in the policy's list of rules
+
+
+class Policy(NamedTuple):
+    """A NetworkPolicy, or an intent in the same shape; `source`/`intent` say where it came from."""
+
+    name: str
+    namespace: str
+    pod_selector: LabelSelector
+    isolates: frozenset[str]
+    ingress: tuple[Rule, ...] = ()
+    egress: tuple[Rule, ...] = ()
+    source: str = ""
+    intent: str = ""
+
+    def rules(self, direction: str) -> tuple[Rule, ...]:
+        return self.ingress if direction == INGRESS else self.egress
+
+    def describe(self) -> str:
+        where = f" ({self.source}: {self.intent})" if self.source else ""
+        return f"{self.namespace}/{self.name}{where}"
+
+
+class PolicySet:
+    """Policies indexed by namespace."""
+
+    def __init__(self, policies: Iterable[Policy]):
+        self.policies = tuple(policies)
+        self.by_namespace: dict[str, list[Policy]] = {}
+        for policy in self.policies:
+            self.by_namespace.setdefault(policy.namespace, []).append(policy)
+
+    def __len__(self) -> int:
+        return len(self.policies)
+
+    def selecting(self, pod: Pod) -> list[Policy]:
+        return [p for p in self.by_namespace.get(pod.namespace, ()) if p.pod_selector.matches(pod.labels)]
+
+
+class PolicyError(ValueError):
+    """A manifest that is not a valid NetworkPolicy; `where` names the field."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message

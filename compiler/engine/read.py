@@ -1,0 +1,110 @@
+"""NetworkPolicy manifests (dicts) -> the engine's model; `PolicyError` names the field that cannot be read."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable, Mapping
+
+from ..ir import LabelSelector
+from .model import EGRESS, INGRESS, PeerRule, Policy, PolicyError, PolicySet, PortRule, Rule
+
+
+def load_policies(manifests: Iterable[Mapping]) -> PolicySet:
+    """Read NetworkPolicy manifests (dicts) into the engine's model; other kinds are skipped."""
+    return PolicySet(read_policy(m, i) for i, m in enumerate(manifests) if _is_network_policy(m))
+
+
+def _is_network_policy(manifest) -> bool:
+    return isinstance(manifest, Mapping) and manifest.get("kind") == "NetworkPolicy"
+
+
+def read_policy(manifest: Mapping, position: int = 0) -> Policy:
+    metadata = manifest.get("metadata") or {}
+    name = str(metadata.get("name") or f"#{position + 1}")
+    where = f"NetworkPolicy {name}"
+    if not metadata.get("namespace"):
+        # Without a namespace kubectl would apply it to the current context's namespace;
+        # refusing is safer than guessing.
+        raise PolicyError(where, "metadata.namespace is missing")
+    spec = manifest.get("spec")
+    if not isinstance(spec, Mapping):
+        raise PolicyError(where, "spec is missing")
+    try:
+        pod_selector = LabelSelector.from_k8s(spec.get("podSelector") or {})
+    except ValueError as err:
+        raise PolicyError(f"{where} spec.podSelector", str(err)) from None
+    ingress = _read_rules(spec.get("ingress"), "from", f"{where} spec.ingress")
+    egress = _read_rules(spec.get("egress"), "to", f"{where} spec.egress")
+    types = spec.get("policyTypes")
+    if types is None:
+        isolates = {INGRESS} | ({EGRESS} if spec.get("egress") is not None and egress else set())
+    else:
+        if not isinstance(types, list) or not set(types) <= {"Ingress", "Egress"}:
+            raise PolicyError(f"{where} spec.policyTypes", "must be a list of Ingress and/or Egress")
+        isolates = {t.lower() for t in types}
+    annotations = metadata.get("annotations") or {}
+    return Policy(
+        name,
+        str(metadata["namespace"]),
+        pod_selector,
+        frozenset(isolates),
+        ingress,
+        egress,
+        source=str(annotations.get("netpolc.io/source", "")),
+        intent=str(annotations.get("netpolc.io/intent", "")),
+    )
+
+
+def _read_rules(raw, peer_key: str, where: str) -> tuple[Rule, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise PolicyError(where, "must be a list")
+    rules = []
+    for index, entry in enumerate(raw):
+        entry = entry or {}
+        if not isinstance(entry, Mapping):
+            raise PolicyError(f"{where}[{index}]", "must be a mapping")
+        peers = tuple(_read_peer(p, f"{where}[{index}].{peer_key}") for p in entry.get(peer_key) or ())
+        ports = tuple(_read_port(p, f"{where}[{index}].ports") for p in entry.get("ports") or ())
+        rules.append(Rule(peers, ports, index))
+    return tuple(rules)
+
+
+def _read_peer(raw, where: str) -> PeerRule:
+    if not isinstance(raw, Mapping) or not raw:
+        raise PolicyError(where, "a peer must set podSelector, namespaceSelector or ipBlock")
+    try:
+        if "ipBlock" in raw:
+            if len(raw) != 1:
+                raise PolicyError(where, "ipBlock cannot be combined with a selector in one peer")
+            block = raw["ipBlock"] or {}
+            cidr = str(ipaddress.ip_network(str(block.get("cidr")), strict=False))
+            excepts = tuple(str(ipaddress.ip_network(str(e), strict=False)) for e in block.get("except") or ())
+            return PeerRule("block", cidr=cidr, excepts=excepts)
+        pods = LabelSelector.from_k8s(raw["podSelector"]) if "podSelector" in raw else None
+        if "namespaceSelector" in raw:
+            namespaces = LabelSelector.from_k8s(raw["namespaceSelector"])
+            return PeerRule("pods", "labelled", namespace_selector=namespaces, pod_selector=pods)
+        return PeerRule("pods", "policy", pod_selector=pods or LabelSelector())
+    except PolicyError:
+        raise
+    except ValueError as err:
+        raise PolicyError(where, str(err)) from None
+
+
+def _read_port(raw, where: str) -> PortRule:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(where, "must be a mapping")
+    protocol = str(raw.get("protocol") or "TCP")
+    if protocol not in ("TCP", "UDP", "SCTP"):
+        raise PolicyError(where, f"unknown protocol {protocol!r}")
+    port = raw.get("port")
+    end_port = raw.get("endPort")
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if port is not None and not isinstance(port, (int, str)):
+        raise PolicyError(where, "port must be a number or a name")
+    if end_port is not None and not isinstance(port, int):
+        raise PolicyError(where, "endPort needs a numeric port")
+    return PortRule(protocol, port, end_port)
