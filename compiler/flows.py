@@ -8,6 +8,7 @@ and an address per region the CIDRs cut; names here say what each representative
 from __future__ import annotations
 
 from . import engine, ir
+from .engine.reach import bits
 
 PROTOCOL_ORDER = {"TCP": 0, "UDP": 1, "SCTP": 2}
 
@@ -86,23 +87,6 @@ class Scene:
                 text = name or (str(low) if low == high else f"{low}-{high}")
                 parts.append(text + suffix)
         return ",".join(parts)
-
-
-def bits(mask: int) -> list[int]:
-    """Positions of the set bits (one pass over the binary text: linear, unlike peeling bits off)."""
-    if mask.bit_count() < 8:  # sparse: peel the lowest bits off
-        out = []
-        while mask:
-            low = mask & -mask
-            out.append(low.bit_length() - 1)
-            mask ^= low
-        return out
-    text = bin(mask)[:1:-1]
-    out, i = [], text.find("1")
-    while i >= 0:
-        out.append(i)
-        i = text.find("1", i + 1)
-    return out
 
 
 def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -10,8 +10,16 @@ from .model import EGRESS, INGRESS, PeerRule, Policy, PolicyError, PolicySet, Po
 
 
 def load_policies(manifests: Iterable[Mapping]) -> PolicySet:
-    """Read NetworkPolicy manifests (dicts) into the engine's model; other kinds are skipped."""
-    return PolicySet(read_policy(m, i) for i, m in enumerate(manifests) if _is_network_policy(m))
+    """Read NetworkPolicy and cluster policy manifests (dicts) into the engine's model; other kinds are skipped."""
+    from .read_cluster import is_cluster_policy, read_cluster_policy
+
+    out = []
+    for i, manifest in enumerate(manifests):
+        if _is_network_policy(manifest):
+            out.append(read_policy(manifest, i))
+        elif is_cluster_policy(manifest):
+            out.append(read_cluster_policy(manifest, i))
+    return PolicySet(out)
 
 
 def _is_network_policy(manifest) -> bool:

@@ -33,15 +33,35 @@ class Namespace:
 
 
 class Pod:
-    __slots__ = ("namespace", "name", "labels", "ports", "ip")
+    """A pod: labels, named container ports, addresses when known, and the workload it belongs to."""
+
+    __slots__ = ("namespace", "name", "labels", "ports", "ips", "host_network", "workload")
     is_pod = True
 
-    def __init__(self, namespace: str, name: str, labels: Mapping[str, str] | None = None, ports=(), ip: str | None = None):
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        labels: Mapping[str, str] | None = None,
+        ports=(),
+        ip: str | None = None,
+        *,
+        ips: tuple[str, ...] = (),
+        host_network: bool = False,
+        workload: str = "",
+    ):
         self.namespace = namespace
         self.name = name
         self.labels = dict(labels or {})
         self.ports = tuple(ports)
-        self.ip = ip
+        self.ips = tuple(ips) or ((ip,) if ip else ())
+        # Policies never select a host-network pod, as subject or as peer; its traffic is the node's.
+        self.host_network = host_network
+        self.workload = workload  # e.g. "deployment/cart" (snapshots); "" for representative pods
+
+    @property
+    def ip(self) -> str | None:
+        return self.ips[0] if self.ips else None
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
@@ -58,6 +78,11 @@ class Pod:
 class Address:
     __slots__ = ("ip", "label")
     is_pod = False
+    host_network = False
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        return (self.ip,)
 
     def __init__(self, ip: str, label: str = ""):
         self.ip = ip
@@ -192,6 +217,9 @@ def representative_universe(
     for policy_set in policy_sets:
         for policy in policy_set.policies:
             located.setdefault(policy.namespace, set()).add(policy.pod_selector)
+        for policy in policy_set.cluster:
+            visit_peer("", policy.subject)
+        for policy in policy_set.items:
             for rule in policy.ingress + policy.egress:
                 for peer in rule.peers:
                     visit_peer(policy.namespace, peer)
