@@ -143,6 +143,7 @@ class _Usage:
 
 def check(emitted: list, options: Options, expanded: int = 0) -> list[Diagnostic]:
     """NP600-NP605 for the emitted manifests (`emit.Emitted`) on every target of `options`."""
+    emitted = [item for item in emitted if item.kind == "NetworkPolicy"]  # cluster objects: their own tables
     if not options.targets or not emitted:
         return []
     networks = [ipaddress.ip_network(cidr) for cidr in options.pod_cidrs]

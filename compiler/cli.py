@@ -24,6 +24,7 @@ Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors
 Cni = Annotated[Optional[list[str]], typer.Option("--cni", help="Check the manifests against this CNI's capability table; repeat for a fleet (all must pass). Replaces `cni` of netpolc.toml. See `netpolc cni list`.", metavar="NAME[@VERSION]", show_default=False)]
 Expand = Annotated[Optional[int], typer.Option("--expand-port-ranges", help="For CNIs that ignore endPort: write each port range of at most N ports (2-256) as single ports.", metavar="N", show_default=False)]
 NamedPort = Annotated[Optional[list[str]], typer.Option("--named-port", help="For CNIs that do not enforce named ports: write NAME as NUMBER. Repeatable; adds to `named-ports` of netpolc.toml.", metavar="NAME=NUMBER", show_default=False)]
+Api = Annotated[str, typer.Option("--api", help="The API cluster sections are written in: v1alpha2 (ClusterNetworkPolicy, the default) or v1alpha1 (AdminNetworkPolicy / BaselineAdminNetworkPolicy, for clusters that have only those).", metavar="VERSION")]
 Format = Annotated[str, typer.Option("--format", help="How to print diagnostics: text, json, github (workflow commands) or sarif (SARIF 2.1.0 for code scanning).")]
 
 
@@ -46,8 +47,9 @@ def compile_command(
     cni: Cni = None,
     expand_port_ranges: Expand = None,
     named_port: NamedPort = None,
+    api: Api = "v1alpha2",
 ) -> None:
-    """Compile intents to NetworkPolicy manifests.
+    """Compile intents to NetworkPolicy manifests (and cluster sections to ClusterNetworkPolicy).
 
     Prints a multi-document YAML stream (pipe it to `kubectl apply -f -`), or with
     -o DIR replaces the generated files under DIR/<namespace>/ atomically, keeping
@@ -63,10 +65,12 @@ def compile_command(
       netpolc compile examples/storefront -o deploy/netpol --check
 
       netpolc compile policies/ --cni weave --expand-port-ranges 16 --named-port metrics=9090
+
+      netpolc compile guardrails.netpol --api v1alpha1
     """
     from .commands import compile as command
 
-    _finish(command.run, paths, output, check, strict, fmt, cni or [], expand_port_ranges, named_port or [])
+    _finish(command.run, paths, output, check, strict, fmt, cni or [], expand_port_ranges, named_port or [], api)
 
 
 @app.command("check")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import engine, ir
 from .diagnostics import Diagnostic
-from .flows import Scene, name, policy_name, simplicity, source_span
+from .flows import Scene, name, policy_name, rule_name, simplicity, source_span
 
 ALLOWED, DENIED, PARTLY = "allowed", "denied", "partly allowed"
 
@@ -96,6 +96,26 @@ def _isolators(side: engine.SideVerdict) -> list[engine.Policy]:
     return sorted(side.isolated_by, key=lambda p: (bool(p.rules(side.direction)), not p.pod_selector.is_empty, p.name))
 
 
+TIER_WORDS = {"admin": "the admin tier", "baseline": "the baseline tier"}
+
+
+def _tier_line(side: engine.SideVerdict, tier: str, detailed: bool) -> str | None:
+    """What a cluster tier did on this side: decided (accept/deny) or passed; None when no rule of it matched."""
+    found = side.admin if tier == "admin" else side.baseline
+    if found is None:
+        return None
+    policy, rule = found
+    by = f"{rule_name(policy, rule)} of {policy_name(policy, short=not detailed)}"
+    if rule.action == engine.PASS:
+        return f"{TIER_WORDS[tier]} passes it on ({by})"
+    verdict = "allowed" if rule.action == engine.ACCEPT else "denied"
+    return f"{TIER_WORDS[tier]} decides: {verdict} by {by}"
+
+
+def _unisolated(side: engine.SideVerdict) -> str:
+    return f"not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes)"
+
+
 def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = False) -> list[str]:
     """The egress side and the ingress side of a flow, one sentence each (every policy named when detailed)."""
     lines = []
@@ -104,10 +124,21 @@ def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = F
     for side, subject, peer in ((verdict.egress, verdict.source, verdict.destination), (verdict.ingress, verdict.destination, verdict.source)):
         who = name(subject, universe)
         if not side.applies:
-            lines.append(f"{side.direction}: {who} is an address, no policy applies")
+            what = "a host-network pod: no policy selects it" if side.host_network else "an address, no policy applies"
+            lines.append(f"{side.direction}: {who} is {what}")
             continue
+        tiers_said = [line for line in (_tier_line(side, "admin", detailed),) if line]
+        decided = side.decided_by
+        if decided == "admin":
+            lines.append(f"{side.direction}: {who}: {tiers_said[0]}")
+            continue
+        prefix = f"{side.direction}: {who}" + (f": {tiers_said[0]};" if tiers_said else "")
         if not side.isolated:
-            lines.append(f"{side.direction}: {who} is not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes): allowed")
+            baseline = _tier_line(side, "baseline", detailed)
+            if decided == "baseline":
+                lines.append(f"{prefix} is {_unisolated(side)}; {baseline}")
+            else:
+                lines.append(f"{prefix} is {_unisolated(side)}" + (f"; {baseline}" if baseline else "") + ": allowed")
             continue
         isolators = _isolators(side)
         if detailed:
@@ -117,24 +148,35 @@ def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = F
             isolated = f"isolated by {policy_name(isolators[0], short=True)}{more}"
         if side.allowed_by:
             rules = ", ".join(f"{policy_name(p, short=not detailed)} {side.direction} rule {r.number + 1}" for p, r in side.allowed_by)
-            lines.append(f"{side.direction}: {who} is {isolated}; allowed by {rules}")
+            lines.append(f"{prefix} is {isolated}; allowed by {rules}")
         else:
-            lines.append(f"{side.direction}: {who} is {isolated}; no rule allows {name(peer, universe)} on this port: denied")
+            lines.append(f"{prefix} is {isolated}; no rule allows {name(peer, universe)} on this port: denied")
     return lines
 
 
 def chain_lines(verdict: engine.Verdict, universe: engine.Universe, port: str) -> list[str]:
-    """The chain for `explain`: each side, its isolating policies one per line, then what allowed or that nothing did."""
+    """The chain for `explain`: each side tier by tier (admin, NetworkPolicy, baseline), each policy on its line."""
     lines = []
     if verdict.reason:
         lines.append(verdict.reason)
     for side, subject, peer in ((verdict.egress, verdict.source, verdict.destination), (verdict.ingress, verdict.destination, verdict.source)):
         who = f"{side.direction} of {name(subject, universe)}"
         if not side.applies:
-            lines.append(f"{who}: an address, no policy applies: allowed")
+            if side.host_network:
+                lines.append(f"{who}: a host-network pod: no policy selects it (its traffic is the node's): allowed")
+            else:
+                lines.append(f"{who}: an address, no policy applies: allowed")
             continue
+        admin = _tier_line(side, "admin", True)
+        if admin:
+            lines.append(f"{who}: {admin}")
+            if side.decided_by == "admin":
+                continue
         if not side.isolated:
-            lines.append(f"{who}: not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes): allowed")
+            baseline = _tier_line(side, "baseline", True)
+            lines.append(f"{who}: {_unisolated(side)}" + ("" if baseline else ": allowed"))
+            if baseline:
+                lines.append(f"  {baseline}" + (": allowed" if side.decided_by != "baseline" else ""))
             continue
         lines.append(f"{who}: isolated by")
         lines.extend(f"    {policy_name(p)}" for p in _isolators(side))
@@ -149,11 +191,14 @@ def related(verdict: engine.Verdict, universe: engine.Universe) -> tuple:
     """(span, note) for the policies that decided the flow, at their intent line or YAML document."""
     out = []
     for side in (verdict.egress, verdict.ingress):
-        if not side.isolated:
-            continue
-        if side.allowed_by:
+        deciding = []
+        tier = side.decided_by
+        if tier in ("admin", "baseline"):
+            policy, rule = side.admin if tier == "admin" else side.baseline
+            deciding = [(policy, f"{side.direction} decided by {policy_name(policy, short=True)} {rule_name(policy, rule)}: {rule.action}")]
+        elif tier == "networkpolicy" and side.allowed_by:
             deciding = [(p, f"{side.direction} allowed by {p.namespace}/{p.name}") for p, _ in side.allowed_by]
-        else:
+        elif tier == "networkpolicy":
             deciding = [(p, f"{side.direction} isolated by {p.namespace}/{p.name}, and no rule allows the flow") for p in _isolators(side)[:1]]
         for policy, note in deciding:
             span = source_span(policy)
@@ -168,13 +213,21 @@ def flow_dict(verdict: engine.Verdict, port: ir.PortRange, universe: engine.Univ
         return {"namespace": p.namespace, "name": p.name, "source": p.source, "intent": p.intent}
 
     def side(s: engine.SideVerdict) -> dict:
-        return {
+        out = {
             "applies": s.applies,
             "isolated": s.isolated,
             "allowed": s.allowed,
+            "decided_by": s.decided_by,
             "isolated_by": [policy(p) for p in s.isolated_by],
             "allowed_by": [{**policy(p), "rule": r.number + 1} for p, r in s.allowed_by],
         }
+        for tier in ("admin", "baseline"):
+            found = getattr(s, tier)
+            if found is not None:
+                out[tier] = {**policy(found[0]), "kind": found[0].kind, "rule": found[1].number + 1, "rule_name": found[1].name, "action": found[1].action}
+        if s.host_network:
+            out["host_network"] = True
+        return out
 
     return {
         "source": name(verdict.source, universe),
@@ -282,7 +335,7 @@ def check_expectations(program: ir.Program, emitted: list, extra: list[engine.Po
     from .verify import intent_model
 
     actual = engine.load_policies(item.manifest() for item in emitted)
-    policies = engine.PolicySet(list(actual.policies) + list(extra))
+    policies = engine.PolicySet(list(actual.items) + list(extra))
     return check_all(policies, [intent_model(program)], program.expects)
 
 

@@ -141,12 +141,21 @@ def simplicity(endpoint: engine.Endpoint) -> tuple:
     return (int(is_synthetic_namespace(endpoint.namespace)), odd, len(endpoint.labels) if endpoint.labels else 99, str(endpoint))
 
 
-def policy_name(policy: engine.Policy, short: bool = False) -> str:
-    """`shop/api-allow-from-web-8080 (shop.netpol:4: allow app=web to app=api:8080)`; short: without the intent."""
+def policy_name(policy, short: bool = False) -> str:
+    """`shop/api-allow-from-web-8080 (shop.netpol:4: allow app=web to app=api:8080)`; short: without the intent.
+
+    A cluster policy is `ClusterNetworkPolicy admin-10-ns-dev (...)`.
+    """
     where = policy.source
     if policy.intent and not short:
         where = f"{where}: {policy.intent}" if where else policy.intent
-    return f"{policy.namespace}/{policy.name}" + (f" ({where})" if where else "")
+    label = f"{policy.namespace}/{policy.name}" if policy.namespace else f"{policy.kind} {policy.name}"
+    return label + (f" ({where})" if where else "")
+
+
+def rule_name(policy, rule) -> str:
+    """`rule 2 (L3: deny ...)` of a cluster policy: its position, and its name when it has one."""
+    return f"rule {rule.number + 1}" + (f" ({rule.name})" if getattr(rule, "name", "") else "")
 
 
 def source_span(policy: engine.Policy):

@@ -36,7 +36,8 @@ def parse_file(source):
 
 
 def build(
-    inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True
+    inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True,
+    api: str = "v1alpha2",
 ) -> Result:
     """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program.
 
@@ -50,13 +51,13 @@ def build(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(inputs, overrides, prove, validate, cni, emit)
+        return _build(inputs, overrides, prove, validate, cni, emit, api)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool) -> Result:
+def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str) -> Result:
     from .resolve import resolve
 
     resolved = resolve(inputs, parse_file, overrides)  # parse every file; imports; namespaces
@@ -72,6 +73,13 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
     result.program = program
     if has_errors(diagnostics):
         return _done(result)
+
+    blocks = None
+    if program.cluster:  # where cluster rules go, decided once for the target API: objects and priorities
+        from .emit import place
+
+        blocks, found = place(program, api)
+        diagnostics += found
 
     from .analyze import analyze
 
@@ -89,7 +97,10 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
         diagnostics += notes
         result.program = program
         expand = expand_limit(cni)
-    result.emitted = emit(program, expand)  # manifests, named
+    result.emitted, found = emit(program, expand, api, blocks)  # manifests of every backend, named
+    diagnostics += found
+    if has_errors(found):
+        return _done(result)
     if validate:
         from .schema import validate_manifests
 

@@ -61,7 +61,49 @@ def intent_model(program: ir.Program) -> engine.PolicySet:
                 policies.append(
                     engine.Policy(name, intent.source.namespace.name, intent.source.selector, frozenset(), egress=(rule,), source=source, intent=text)
                 )
+    policies += cluster_model(program)
     return engine.PolicySet(policies)
+
+
+CLUSTER_TIERS = {ir.ADMIN: engine.ADMIN, ir.BASELINE: engine.BASELINE}
+CLUSTER_ACTIONS = {ir.ACCEPT: engine.ACCEPT, ir.DENY: engine.DENY, ir.PASS: engine.PASS}
+RULES_PER_PRIORITY = 100_000  # the intent model orders rules by (section priority, position): no API limit applies to it
+
+
+def subject_rule(pods: ir.Pods) -> engine.PeerRule:
+    ref = pods.namespace
+    namespaces = ir.LabelSelector.of({ir.NAME_LABEL: ref.name}) if ref.kind == "named" else ref.selector if ref.kind == "labelled" else ir.EVERYTHING
+    return engine.PeerRule("pods", "labelled", namespace_selector=namespaces, pod_selector=pods.selector)
+
+
+def cluster_model(program: ir.Program) -> list[engine.ClusterPolicy]:
+    """Cluster sections as engine cluster policies. The meaning, written down once:
+
+    - a section's rules are tried in order and the first that matches a flow decides it
+      (accept, deny, or pass to the namespaces' policies); sections of a tier by priority;
+    - a rule `A to B` applies at each end that is pods: the egress of A (towards B) and the
+      ingress of B (from A; `world` as B holds every pod); an end of addresses has no policy.
+
+    Each rule is its own policy, ordered by (section priority, position), so that the proof
+    checks the placement's objects and priorities against the order the user wrote.
+    """
+    out = []
+    for intent in program.cluster:
+        section, origin = intent.section, intent.origin
+        source = f"{origin.user_span.file}:{origin.user_span.line}"
+        priority = section.priority * RULES_PER_PRIORITY + intent.position
+        action, ports = CLUSTER_ACTIONS[intent.action], port_rules(intent.ports)
+        name = f"{section} rule {intent.position + 1}"
+        common = {"source": source, "intent": origin.describe()}
+        egress = engine.ClusterRule(action, peer_rules(intent.destination), ports, 0, origin.describe())
+        out.append(engine.ClusterPolicy(name, CLUSTER_TIERS[section.tier], priority, subject_rule(intent.source), egress=(egress,), **common))
+        destination = intent.destination
+        if isinstance(destination, ir.World):
+            destination = ir.Pods(ir.NamespaceRef("all"), ir.EVERYTHING)
+        if isinstance(destination, ir.Pods):
+            ingress = engine.ClusterRule(action, peer_rules(intent.source), ports, 0, origin.describe())
+            out.append(engine.ClusterPolicy(name, CLUSTER_TIERS[section.tier], priority, subject_rule(destination), ingress=(ingress,), **common))
+    return out
 
 
 def prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
@@ -75,7 +117,7 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     try:
         actual = engine.load_policies(item.manifest() for item in emitted)
     except engine.PolicyError as err:
-        span = emitted[0].intent.origin.user_span if emitted else program.intents[0].origin.user_span
+        span = emitted[0].origins[0].user_span if emitted else _statements(program)[0].origin.user_span
         return [Diagnostic("NP500", span, f"internal error: an emitted manifest cannot be read back: {err}", "nothing was written; please report this with the input that caused it")]
     universe = engine.representative_universe([intended, actual])
     atoms = engine.port_atoms([intended, actual], universe)
@@ -95,7 +137,9 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
             both = any(a and b for a, b in zip(peer_ok, port_ok))
             return (not both, not any(port_ok), not any(peer_ok), not rules)
 
-        involved = sorted(intended.selecting(subject), key=rank) or list(intended.policies)
+        involved = (
+            sorted(intended.selecting(subject), key=rank) or intended.selecting_cluster(subject, universe) or list(intended.items)
+        )
         source, destination = difference.flow()
         said = "allow" if difference.first_allows else "deny"
         did = "deny" if difference.first_allows else "allow"
@@ -113,8 +157,14 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     return out
 
 
-def _intent_of(policy: engine.Policy, program: ir.Program) -> ir.Intent:
-    for intent in program.intents:
+def _statements(program: ir.Program) -> list:
+    return list(program.intents) + list(program.cluster)
+
+
+def _intent_of(policy, program: ir.Program):
+    """The intent (or cluster rule) an intent-model policy was made from."""
+    statements = _statements(program)
+    for intent in statements:
         if intent.origin.describe() == policy.intent and f"{intent.origin.user_span.file}:{intent.origin.user_span.line}" == policy.source:
             return intent
-    return program.intents[0]
+    return statements[0]

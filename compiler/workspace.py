@@ -68,7 +68,7 @@ def open_workspace(netpol: list[str], yaml: list[str], prove: bool = True) -> Wo
     if not space.ok:
         return space
     own = engine.load_policies(item.manifest() for item in space.emitted)
-    space.policies = engine.PolicySet(list(own.policies) + list(extra))
+    space.policies = engine.PolicySet(list(own.items) + list(extra))
     if space.program is not None and space.program.intents:
         from .verify import intent_model
 

@@ -6,7 +6,8 @@ import ipaddress
 
 import pytest
 
-from compiler import emit, engine
+from compiler import engine
+from compiler.backends import networkpolicy as emit
 from compiler.capabilities import Options, features_of, pod_ip_overlaps
 from compiler.targets import Feature, Status, list_targets, load_target
 from conftest import build_text

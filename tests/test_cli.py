@@ -262,16 +262,16 @@ def test_output_path_that_is_a_file_is_refused(write, tmp_path):
 
 
 def test_schema_violation_is_NP501_and_nothing_is_printed(monkeypatch, write):
-    import compiler.emit
+    import compiler.backends.networkpolicy
 
-    original = compiler.emit.Emitted.manifest
+    original = compiler.backends.networkpolicy.Emitted.manifest
 
     def corrupt(self):
         manifest = original(self)
         manifest["spec"]["policyTypes"] = ["Sideways"]
         return manifest
 
-    monkeypatch.setattr(compiler.emit.Emitted, "manifest", corrupt)
+    monkeypatch.setattr(compiler.backends.networkpolicy.Emitted, "manifest", corrupt)
     root = write({"a.netpol": "namespace prod\ndeny ingress\n"})
     run = run_cli("compile", str(root))
     assert run.code == 1

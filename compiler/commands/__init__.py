@@ -35,6 +35,13 @@ def workspace(paths: list[str], policies: list[str] | None):
         raise UsageError(str(err)) from None
 
 
+def check_api(api: str) -> None:
+    from ..emit import CLUSTER_APIS
+
+    if api not in CLUSTER_APIS:
+        raise UsageError(f"unknown --api {api!r}; choose v1alpha2 (ClusterNetworkPolicy) or v1alpha1 (AdminNetworkPolicy / BaselineAdminNetworkPolicy)")
+
+
 def check_format(fmt: str, formats) -> None:
     if fmt not in formats:
         raise UsageError(f"unknown --format {fmt!r}; choose from {', '.join(formats)}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import EXIT_FINDINGS, EXIT_OK, check_format, exit_code, inputs, targets
+from . import EXIT_FINDINGS, EXIT_OK, check_api, check_format, exit_code, inputs, targets
 
 
 def run(
     paths: list[str], output: Path | None = None, check: bool = False, strict: bool = False, fmt: str = "text",
-    cni: list[str] = (), expand_port_ranges: int | None = None, named_ports: list[str] = (),
+    cni: list[str] = (), expand_port_ranges: int | None = None, named_ports: list[str] = (), api: str = "v1alpha2",
 ) -> int:
     from ..output import OutputError, stale, to_yaml, tree_files, write_tree
     from ..pipeline import build
@@ -18,6 +18,7 @@ def run(
     from . import UsageError
 
     check_format(fmt, FORMATS)
+    check_api(api)
     if check and output is None:
         raise UsageError("--check compares against an output folder: add -o DIR")
     items = inputs(paths)
@@ -25,7 +26,7 @@ def run(
     if found:  # a bad config file: nothing is compiled for targets it may have named wrongly
         sys.stderr.write(render(found, fmt, config_files))
         return exit_code(found, strict)
-    result = build(items, validate=True, cni=options)
+    result = build(items, validate=True, cni=options, api=api)
     if result.diagnostics:
         sys.stderr.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
     code = exit_code(result.diagnostics, strict)
