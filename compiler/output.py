@@ -24,13 +24,13 @@ def to_yaml(manifests: list[dict]) -> str:
 
 
 def tree_files(emitted) -> dict[str, str]:
-    """Relative path -> content, one file per policy under `<namespace>/`."""
+    """Relative path -> content, one file per policy under `<namespace>/` (cluster-scoped objects under `_cluster/`)."""
     files = {}
     for item in emitted:
         manifest = item.manifest()
         source = manifest["metadata"]["annotations"]["netpolc.io/source"]
         header = f"{GENERATED_MARKER} from {source}; edit the source, not this file.\n"
-        files[f"{item.namespace}/{item.name}.yaml"] = header + to_yaml([manifest])
+        files[item.path] = header + to_yaml([manifest])
     return files
 
 
