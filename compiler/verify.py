@@ -119,42 +119,64 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     except engine.PolicyError as err:
         span = emitted[0].origins[0].user_span if emitted else _statements(program)[0].origin.user_span
         return [Diagnostic("NP500", span, f"internal error: an emitted manifest cannot be read back: {err}", "nothing was written; please report this with the input that caused it")]
-    universe = engine.representative_universe([intended, actual])
-    atoms = engine.port_atoms([intended, actual], universe)
-    differences = engine.compare(engine.Reach(intended, universe, atoms), engine.Reach(actual, universe, atoms))
+    out: list[Diagnostic] = []
+    for mine, theirs, subjects in _groups(intended, actual):
+        universe = engine.representative_universe([mine, theirs])
+        atoms = engine.port_atoms([mine, theirs], universe)
+        pods = [pod for pod in universe.pods if subjects(pod.namespace)]
+        differences = engine.compare(engine.Reach(mine, universe, atoms), engine.Reach(theirs, universe, atoms), 5 - len(out), pods)
+        out += [_difference(d, mine, universe, program) for d in differences]
+        if len(out) >= 5:
+            break
+    return out
+
+
+def _groups(intended: engine.PolicySet, actual: engine.PolicySet):
+    """The proof, split by the namespace of the pods compared: (intended, actual, which namespaces' pods to compare).
+
+    A pod's sides depend only on the NetworkPolicies of its own namespace and on the cluster
+    policies, so each namespace is proven over a universe built from its policies alone (a
+    small one: memory stays linear in the program) and then freed; pods of namespaces with
+    no NetworkPolicy are compared once, under the cluster policies.
+    """
+    cluster = list(intended.cluster), list(actual.cluster)
+    namespaces = sorted(set(intended.by_namespace) | set(actual.by_namespace))
+    for namespace in namespaces:
+        mine = engine.PolicySet(intended.by_namespace.get(namespace, []) + cluster[0])
+        theirs = engine.PolicySet(actual.by_namespace.get(namespace, []) + cluster[1])
+        yield mine, theirs, lambda name, namespace=namespace: name == namespace
+    if any(cluster):
+        held = set(namespaces)
+        yield engine.PolicySet(cluster[0]), engine.PolicySet(cluster[1]), lambda name: name not in held
+
+
+def _difference(difference: engine.Difference, intended: engine.PolicySet, universe: engine.Universe, program: ir.Program) -> Diagnostic:
     from .flows import name
 
-    out = []
-    for difference in differences:
-        subject = difference.subject
-        direction, peer, atom = difference.direction, difference.peer, difference.atom
+    subject = difference.subject
+    direction, peer, atom = difference.direction, difference.peer, difference.atom
 
-        def rank(policy: engine.Policy) -> tuple:
-            # The intent whose rule is about this peer and port first, then about the port, the peer, any rule; isolation last.
-            rules = policy.rules(direction)
-            peer_ok = [not r.peers or any(p.matches(peer, policy.namespace, universe) for p in r.peers) for r in rules]
-            port_ok = [not r.ports or any(p.protocol == atom.protocol and (p.port is None or isinstance(p.port, str) or p.port <= atom.number <= (p.end_port or p.port)) for p in r.ports) for r in rules]
-            both = any(a and b for a, b in zip(peer_ok, port_ok))
-            return (not both, not any(port_ok), not any(peer_ok), not rules)
+    def rank(policy: engine.Policy) -> tuple:
+        # The intent whose rule is about this peer and port first, then about the port, the peer, any rule; isolation last.
+        rules = policy.rules(direction)
+        peer_ok = [not r.peers or any(p.matches(peer, policy.namespace, universe) for p in r.peers) for r in rules]
+        port_ok = [not r.ports or any(p.protocol == atom.protocol and (p.port is None or isinstance(p.port, str) or p.port <= atom.number <= (p.end_port or p.port)) for p in r.ports) for r in rules]
+        both = any(a and b for a, b in zip(peer_ok, port_ok))
+        return (not both, not any(port_ok), not any(peer_ok), not rules)
 
-        involved = (
-            sorted(intended.selecting(subject), key=rank) or intended.selecting_cluster(subject, universe) or list(intended.items)
-        )
-        source, destination = difference.flow()
-        said = "allow" if difference.first_allows else "deny"
-        did = "deny" if difference.first_allows else "allow"
-        by_intent = _intent_of(involved[0], program)
-        out.append(
-            Diagnostic(
-                "NP500",
-                by_intent.origin.user_span,
-                f"internal error: the manifests would {did} {difference.direction} {name(source, universe)} -> {name(destination, universe)} "
-                f"on {atom.number}/{atom.protocol}, but the intents {said} it",
-                "nothing was written; please report this with the input that caused it",
-                related=tuple((_intent_of(p, program).origin.user_span, "intent involved") for p in involved[1:4]),
-            )
-        )
-    return out
+    involved = sorted(intended.selecting(subject), key=rank) or intended.selecting_cluster(subject, universe) or list(intended.items)
+    source, destination = difference.flow()
+    said = "allow" if difference.first_allows else "deny"
+    did = "deny" if difference.first_allows else "allow"
+    by_intent = _intent_of(involved[0], program)
+    return Diagnostic(
+        "NP500",
+        by_intent.origin.user_span,
+        f"internal error: the manifests would {did} {difference.direction} {name(source, universe)} -> {name(destination, universe)} "
+        f"on {atom.number}/{atom.protocol}, but the intents {said} it",
+        "nothing was written; please report this with the input that caused it",
+        related=tuple((_intent_of(p, program).origin.user_span, "intent involved") for p in involved[1:4]),
+    )
 
 
 def _statements(program: ir.Program) -> list:
