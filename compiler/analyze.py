@@ -81,6 +81,19 @@ def _covering_destinations(destination: ir.Peer):
         yield destination
 
 
+def _source_key(source: ir.Peer) -> tuple:
+    if isinstance(source, ir.Pods):
+        return ("pods", source.namespace)
+    return ("world",) if isinstance(source, ir.World) else ("block",)
+
+
+def _covering_source_keys(source: ir.Peer) -> list[tuple]:
+    """The source keys whose allows may cover this source (see peer_covers)."""
+    if isinstance(source, ir.Pods):
+        return [("pods", source.namespace), ("pods", ir.NamespaceRef("all")), ("world",)]
+    return [("world",)] if isinstance(source, ir.World) else [("block",), ("world",)]
+
+
 def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
     out = []
     allows = [i for i in program.intents if isinstance(i, ir.Allow)]
@@ -97,16 +110,20 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
                     related=((first.origin.user_span, "first stated here"),),
                 )
             )
-    by_destination: dict[ir.Peer, list[ir.Allow]] = {}
+    # Allows indexed by (destination, kind of source): only a source of the same namespace, of every
+    # namespace, or `world` can cover a pod source, so a destination shared by every namespace
+    # (CoreDNS) does not make the check quadratic.
+    by_destination: dict[tuple, list[ir.Allow]] = {}
     for intent in allows:
         if first_of[ir.intent_key(intent)] is intent:
-            by_destination.setdefault(intent.destination, []).append(intent)
+            by_destination.setdefault((intent.destination, _source_key(intent.source)), []).append(intent)
     position = {id(intent): i for i, intent in enumerate(allows)}
     for intent in allows:
         if first_of[ir.intent_key(intent)] is not intent:
             continue
+        sources = _covering_source_keys(intent.source)
         candidates = sorted(
-            (o for d in set(_covering_destinations(intent.destination)) for o in by_destination.get(d, ())),
+            (o for d in set(_covering_destinations(intent.destination)) for k in sources for o in by_destination.get((d, k), ())),
             key=lambda o: position[id(o)],
         )
         for other in candidates:

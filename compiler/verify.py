@@ -131,20 +131,31 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     return out
 
 
+BATCH_POLICIES = 2000  # namespaces are proven in batches of about this many policies: small universes, few of them
+
+
 def _groups(intended: engine.PolicySet, actual: engine.PolicySet):
     """The proof, split by the namespace of the pods compared: (intended, actual, which namespaces' pods to compare).
 
     A pod's sides depend only on the NetworkPolicies of its own namespace and on the cluster
-    policies, so each namespace is proven over a universe built from its policies alone (a
-    small one: memory stays linear in the program) and then freed; pods of namespaces with
-    no NetworkPolicy are compared once, under the cluster policies.
+    policies, so namespaces are proven in batches, each over a universe built from the
+    batch's policies alone (memory stays linear in the program: one batch lives at a time);
+    pods of namespaces with no NetworkPolicy are compared once, under the cluster policies.
     """
     cluster = list(intended.cluster), list(actual.cluster)
     namespaces = sorted(set(intended.by_namespace) | set(actual.by_namespace))
-    for namespace in namespaces:
-        mine = engine.PolicySet(intended.by_namespace.get(namespace, []) + cluster[0])
-        theirs = engine.PolicySet(actual.by_namespace.get(namespace, []) + cluster[1])
-        yield mine, theirs, lambda name, namespace=namespace: name == namespace
+    batch: list[str] = []
+    size = 0
+    for position, namespace in enumerate(namespaces):
+        batch.append(namespace)
+        size += len(intended.by_namespace.get(namespace, ())) + len(actual.by_namespace.get(namespace, ()))
+        if size < BATCH_POLICIES and position + 1 < len(namespaces):
+            continue
+        members = set(batch)
+        mine = engine.PolicySet([p for n in batch for p in intended.by_namespace.get(n, ())] + cluster[0])
+        theirs = engine.PolicySet([p for n in batch for p in actual.by_namespace.get(n, ())] + cluster[1])
+        yield mine, theirs, members.__contains__
+        batch, size = [], 0
     if any(cluster):
         held = set(namespaces)
         yield engine.PolicySet(cluster[0]), engine.PolicySet(cluster[1]), lambda name: name not in held

@@ -81,6 +81,7 @@ class Index:
         located = [(ipaddress.ip_address(ip), i) for i, e in enumerate(universe.endpoints) for ip in e.ips]
         self.ips = {4: sorted((int(a), i) for a, i in located if a.version == 4), 6: sorted((int(a), i) for a, i in located if a.version == 6)}
         self.ip_keys = {v: [n for n, _ in items] for v, items in self.ips.items()}
+        self.postings: dict | None = None  # built on first use: (namespace, key[, value]) -> pods
         self.peer_masks: dict = {}
         self.namespace_masks: dict = {}
         self.matchers: dict = {}
@@ -97,7 +98,38 @@ class Index:
         if selector is None or selector.is_empty:
             return list(indices)
         match, pods = self.matcher(selector), self.universe.pods
-        return [i for i in indices if match(pods[i].labels)]
+        return [i for i in self._candidates(namespace, selector, indices) if match(pods[i].labels)]
+
+    def _candidates(self, namespace: str, selector: LabelSelector, indices) -> list[int] | tuple:
+        """The shortest posting list that holds every pod the selector can match (label -> pods, per namespace).
+
+        A selector is a conjunction, so each `key=value` term and each `key in (...)` or
+        `key` (Exists) term bounds it; the matcher then checks the few candidates left.
+        """
+        if self.postings is None:
+            postings: dict[tuple, list[int]] = {}
+            for i, pod in enumerate(self.universe.pods):
+                if pod.host_network:
+                    continue
+                for key, value in pod.labels.items():
+                    postings.setdefault((pod.namespace, key, value), []).append(i)
+                    postings.setdefault((pod.namespace, key), []).append(i)
+            self.postings = postings
+        best = indices
+        for key, value in selector.match_labels:
+            found = self.postings.get((namespace, key, value), ())
+            if len(found) < len(best):
+                best = found
+        for expression in selector.match_expressions:
+            if expression.operator == "Exists":
+                found = self.postings.get((namespace, expression.key), ())
+            elif expression.operator == "In":
+                found = sorted(i for v in expression.values for i in self.postings.get((namespace, expression.key, v), ()))
+            else:
+                continue
+            if len(found) < len(best):
+                best = found
+        return best
 
     def selected(self, namespace: str, selector: LabelSelector) -> tuple[int, ...]:
         """The pods a policy of `namespace` with this podSelector selects (cached)."""
