@@ -163,9 +163,11 @@ class Consequence(enum.Enum):
     field_ignored = "field_ignored"
     """The field is ignored and the rest of the rule applies: usually wider than intended."""
     rule_dropped = "rule_dropped"
-    """The rule containing the feature is dropped: fail-closed, the traffic it allowed is blocked."""
+    """The rule containing the feature is dropped: fail-closed, the traffic it allowed is blocked
+    (in a cluster policy a dropped Deny rule lets its traffic through)."""
     policy_dropped = "policy_dropped"
-    """The whole policy is dropped: the pods it isolates stay open."""
+    """The whole policy is dropped: the pods it isolates stay open (a cluster policy's Deny rules
+    deny nothing)."""
     fails_open = "fails_open"
     """The implementation allows more than written (e.g. a named port opens every port)."""
     limit = "limit"
