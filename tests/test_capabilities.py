@@ -9,14 +9,15 @@ import pytest
 from compiler import engine
 from compiler.backends import networkpolicy as emit
 from compiler.capabilities import Options, features_of, pod_ip_overlaps
-from compiler.targets import Feature, Status, list_targets, load_target
+from compiler.targets import Api, Feature, Status, list_targets, load_target
 from conftest import build_text
 
 F = Feature
 POD_CIDRS = ("10.244.0.0/16",)
 
-# For every feature, a minimal program (after `namespace t`) that uses it, and every feature
-# its manifests use. A feature missing here fails the matrix: a new table row is never untested.
+# For every NetworkPolicy feature, a minimal program (after `namespace t`) that uses it, and every
+# feature its manifests use. A feature missing here fails the matrix: a new table row is never
+# untested. The cluster policy features have their matrix in test_cluster_capabilities.py.
 PROGRAMS: dict[Feature, tuple[str, set[Feature]]] = {
     F.network_policy: ("deny ingress", {F.ingress}),
     F.ingress: ("deny ingress for app=db", {F.ingress}),
@@ -68,7 +69,7 @@ def expected_from_table(used: set[Feature], name: str) -> list[tuple[str, int, s
 
 
 @pytest.mark.parametrize("name", list_targets())
-@pytest.mark.parametrize("feature", list(Feature), ids=lambda f: f.value)
+@pytest.mark.parametrize("feature", Api.network_policy.features, ids=lambda f: f.value)
 def test_feature_matrix(feature, name):
     text, used = PROGRAMS[feature]
     used = used | {F.network_policy}
@@ -88,7 +89,7 @@ def test_feature_matrix(feature, name):
 
 
 def test_matrix_covers_every_feature():
-    assert set(PROGRAMS) == set(Feature)
+    assert set(PROGRAMS) == set(Api.network_policy.features)
 
 
 def test_one_diagnostic_per_intent_feature_and_target():
