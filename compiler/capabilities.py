@@ -294,7 +294,6 @@ def substitute_named_ports(program: ir.Program, options: Options) -> tuple[ir.Pr
 # How the user asks for the other API version or for the NetworkPolicy form; named once so the
 # hints follow the command line if it changes.
 API_V1ALPHA1 = "--api v1alpha1"
-LOWER_CLUSTER_SECTIONS = "--lower-cluster-sections"
 
 # kind -> (the gate feature, the apiVersion that defines it)
 CLUSTER_KINDS = {
@@ -362,7 +361,7 @@ def cluster_findings(items: Iterable[ClusterManifest | tuple], options: Options)
 
     `items` are `ClusterManifest`s (or `(manifest, span)` pairs), in emission order. Per target and
     object kind: one NP607 (error) when the kind is not enforced at all, at the first object's span,
-    with the way out (the other API version, an upgrade, or the NetworkPolicy form); or one NP609
+    with the way out (the other API version, or an upgrade); or one NP609
     (warning) when it is only enforced once switched on, or unknown. Then, per object and rule,
     NP608 (error) for a feature that is not enforced as written or goes past a limit, and NP609 for
     one that is opt-in or unknown. A feature is reported once per line and target.
@@ -493,8 +492,8 @@ def _ways_out(gate: Feature, group: list, target: Target, version) -> list[str]:
     if upgrade:
         ways.append(f"upgrade {target.name} to {upgrade} or later")
     ways.append(
-        f"where a cluster section has an exact NetworkPolicy form, `{LOWER_CLUSTER_SECTIONS}` writes that form "
-        "instead (see `netpolc cni list` for targets that enforce cluster policies)"
+        "or keep to namespace intents for this target (NetworkPolicy cannot deny, nor decide before a namespace's own "
+        "policies, so cluster sections have no exact NetworkPolicy form); `netpolc cni list` shows the targets that enforce cluster policies"
     )
     return ways
 

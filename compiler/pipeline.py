@@ -110,10 +110,28 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
 
         diagnostics += prove_output(program, result.emitted)
     if cni is not None:
-        from .capabilities import check
+        from .capabilities import check, cluster_findings
 
         diagnostics += check(result.emitted, cni, expand)  # what each target CNI enforces of them
+        diagnostics += cluster_findings(cluster_manifests(result.emitted), cni)
     return _done(result)
+
+
+def cluster_manifests(emitted) -> list:
+    """The emitted cluster objects as the capability check reads them: manifest, section line, and each rule's line."""
+    from .capabilities import ClusterManifest
+
+    out = []
+    for item in emitted:
+        if item.kind == "NetworkPolicy":
+            continue
+        rules = {}
+        if item.block is not None:
+            for direction in ("ingress", "egress"):
+                for index, rule in enumerate(item.block.rules(direction)):
+                    rules[(direction, index)] = rule.intent.origin.user_span
+        out.append(ClusterManifest(item.manifest(), item.section.origin.user_span, rules))
+    return out
 
 
 def _done(result: Result) -> Result:

@@ -261,7 +261,7 @@ def test_calico_3_31_enforces_v1alpha1_only():
     assert d.message.startswith("calico 3.31 does not support ClusterNetworkPolicy (v1alpha2): the CRD is not installed, so `kubectl apply` fails")
     assert "(2 ClusterNetworkPolicy objects from this program)" in d.message
     assert d.hint.startswith("calico 3.31 enforces AdminNetworkPolicy and BaselineAdminNetworkPolicy (v1alpha1): compile with `--api v1alpha1`")
-    assert "upgrade calico to 3.32 or later" in d.hint and "--lower-cluster-sections" in d.hint
+    assert "upgrade calico to 3.32 or later" in d.hint and "no exact NetworkPolicy form" in d.hint
     assert findings([(OLD_ADMIN, HEADER), (OLD_BASELINE, rule_span(9))], "calico@3.31") == []
 
 
@@ -344,7 +344,7 @@ def test_no_cluster_policy_support_at_all(name):
     d = one(findings([(ADMIN, HEADER), (BASELINE, rule_span(9))], name))
     assert (d.code, d.span.line, d.severity) == ("NP607", 2, "error")
     assert d.message.startswith(f"{name} does not support ClusterNetworkPolicy (v1alpha2): the CRD is not installed")
-    assert d.hint.startswith("where a cluster section has an exact NetworkPolicy form, `--lower-cluster-sections` writes that form")
+    assert d.hint.startswith("or keep to namespace intents for this target")
     assert summary(findings([(OLD_ADMIN, HEADER), (OLD_BASELINE, rule_span(9))], name)) == [("NP607", 2, "error"), ("NP607", 9, "error")]
 
 
