@@ -492,7 +492,7 @@ def _ways_out(gate: Feature, group: list, target: Target, version) -> list[str]:
     if upgrade:
         ways.append(f"upgrade {target.name} to {upgrade} or later")
     ways.append(
-        "or keep to namespace intents for this target (NetworkPolicy cannot deny, nor decide before a namespace's own "
+        "keep to namespace intents for this target (NetworkPolicy cannot deny, nor decide before a namespace's own "
         "policies, so cluster sections have no exact NetworkPolicy form); `netpolc cni list` shows the targets that enforce cluster policies"
     )
     return ways

@@ -307,7 +307,7 @@ def test_cilium_before_1_20_has_no_cluster_policy():
     d = one(findings([(ADMIN, HEADER)], "cilium@1.18"))
     assert (d.code, d.severity) == ("NP607", "error")
     assert d.message.startswith("cilium 1.18 does not support ClusterNetworkPolicy (v1alpha2): the CRD is not installed")
-    assert d.hint.startswith("upgrade cilium to 1.20 or later; or where a cluster section has an exact NetworkPolicy form")
+    assert d.hint.startswith("upgrade cilium to 1.20 or later; or keep to namespace intents for this target")
     # v1alpha1 was never implemented: the way out is v1alpha2, once switched on
     d = one(findings([(OLD_ADMIN, HEADER)], "cilium"))
     assert d.code == "NP607" and d.hint.startswith("cilium enforces ClusterNetworkPolicy (v1alpha2) once switched on: compile without `--api v1alpha1`")
@@ -344,7 +344,7 @@ def test_no_cluster_policy_support_at_all(name):
     d = one(findings([(ADMIN, HEADER), (BASELINE, rule_span(9))], name))
     assert (d.code, d.span.line, d.severity) == ("NP607", 2, "error")
     assert d.message.startswith(f"{name} does not support ClusterNetworkPolicy (v1alpha2): the CRD is not installed")
-    assert d.hint.startswith("or keep to namespace intents for this target")
+    assert d.hint.startswith("keep to namespace intents for this target")
     assert summary(findings([(OLD_ADMIN, HEADER), (OLD_BASELINE, rule_span(9))], name)) == [("NP607", 2, "error"), ("NP607", 9, "error")]
 
 
