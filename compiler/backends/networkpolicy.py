@@ -152,7 +152,9 @@ def _emit_intent(intent: ir.Intent, managed: set[str], isolations, expand_ranges
 
 
 def _rule(peer_key: str, peer: ir.Peer, policy_namespace: str, ports: tuple[ir.PortRange, ...]) -> dict:
-    rule: dict = {peer_key: peers_k8s(peer, policy_namespace)}
+    # `world` is a rule without `from`/`to`: every source or destination, the one form every CNI
+    # enforces the same (naming 0.0.0.0/0 and ::/0 instead needs IPv6 and pod-IP matching).
+    rule: dict = {} if isinstance(peer, ir.World) else {peer_key: peers_k8s(peer, policy_namespace)}
     if ports:
         rule["ports"] = [port_k8s(p) for p in ports]
     return rule
@@ -160,10 +162,6 @@ def _rule(peer_key: str, peer: ir.Peer, policy_namespace: str, ports: tuple[ir.P
 
 def peers_k8s(peer: ir.Peer, policy_namespace: str) -> list[dict]:
     """The NetworkPolicyPeer entries for a peer, written from inside `policy_namespace`."""
-    if isinstance(peer, ir.World):
-        # ipBlock alone does not match pod IPs on every CNI (Cilium: never), so
-        # "everything" also names every pod explicitly.
-        return [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}, {"namespaceSelector": {}}]
     if isinstance(peer, ir.Block):
         block: dict = {"cidr": peer.cidr}
         if peer.excepts:
