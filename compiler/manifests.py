@@ -299,43 +299,44 @@ def _span(file: str, node) -> Span:
 
 
 def _children(node) -> list:
-    import yaml
-
-    if isinstance(node, yaml.MappingNode):
+    """The nodes under a node: keys and values of a mapping, items of a list (node.id is PyYAML's kind of node)."""
+    if node.id == "mapping":
         return [n for pair in node.value for n in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
+    return node.value if node.id == "sequence" else []
 
 
 def _bounds_problem(root, number: int) -> str:
     """Depth, and nodes added by aliases when expanded, computed on the node graph without expanding it."""
     size: dict[int, int] = {}  # id(node) -> nodes it stands for, aliases expanded
     depth: dict[int, int] = {}
-    open_: set[int] = set()  # nodes on the current path: meeting one again is a recursive alias
-    stack = [(root, False)]
+    path: dict[int, list] = {}  # nodes being measured (the ancestors of the top of the stack) -> their children
+    stack = [root]
     while stack:
-        node, done = stack.pop()
+        node = stack[-1]
         key = id(node)
-        if done:
-            children = _children(node)
-            size[key] = 1 + sum(size[id(c)] for c in children)
-            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
-            open_.discard(key)
-            continue
         if key in size:
+            stack.pop()
             continue
-        if key in open_:
-            return f"document {number}: a YAML alias refers to the node that contains it (a recursive structure has no end)"
-        children = _children(node)
-        if not children:
-            size[key], depth[key] = 1, 0
+        children = path.get(key)
+        if children is None:  # first visit: measure the children first
+            children = path[key] = _children(node)
+            if len(path) > MAX_DEPTH:
+                return f"document {number}: nested more than {MAX_DEPTH} levels deep"
+            for child in children:
+                child_key = id(child)
+                if child_key in size:
+                    continue
+                if child_key in path:
+                    return f"document {number}: a YAML alias refers to the node that contains it (a recursive structure has no end)"
+                if child.id == "scalar":
+                    size[child_key], depth[child_key] = 1, 0
+                else:
+                    stack.append(child)
             continue
-        open_.add(key)
-        stack.append((node, True))
-        stack.extend((c, False) for c in children if id(c) not in size)
-        if len(open_) > MAX_DEPTH:
-            return f"document {number}: nested more than {MAX_DEPTH} levels deep"
+        del path[key]
+        size[key] = 1 + sum(size[id(c)] for c in children)
+        depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+        stack.pop()
     own = len(size)
     added = size[id(root)] - own
     allowed = min(ALIAS_CAP, max(ALIAS_FLOOR, ALIAS_FACTOR * own))
@@ -392,19 +393,15 @@ def _scalar(node):
 
 
 def _merge_sources(value_node) -> list:
-    import yaml
-
-    if isinstance(value_node, yaml.MappingNode):
+    if value_node.id == "mapping":
         return [value_node]
-    if isinstance(value_node, yaml.SequenceNode) and all(isinstance(n, yaml.MappingNode) for n in value_node.value):
+    if value_node.id == "sequence" and all(n.id == "mapping" for n in value_node.value):
         return list(value_node.value)
     raise _Unreadable(value_node, "a merge key `<<` takes a mapping or a list of mappings")
 
 
 def _construct(root):
     """Nodes -> plain data, bottom up without recursion; a node shared by aliases becomes one shared object."""
-    import yaml
-
     built: dict[int, object] = {}
     stack = [(root, False)]
     while stack:
@@ -412,12 +409,12 @@ def _construct(root):
         key = id(node)
         if key in built:
             continue
-        if isinstance(node, yaml.ScalarNode):
+        if node.id == "scalar":
             built[key] = _scalar(node)
         elif not done:
             stack.append((node, True))
             stack.extend((c, False) for c in _value_nodes(node) if id(c) not in built)
-        elif isinstance(node, yaml.SequenceNode):
+        elif node.id == "sequence":
             _check_tag(node, "seq")
             built[key] = [built[id(c)] for c in node.value]
         else:
@@ -427,10 +424,8 @@ def _construct(root):
 
 
 def _value_nodes(node) -> list:
-    import yaml
-
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
+    if node.id == "sequence":
+        return node.value
     out = []
     for key_node, value_node in node.value:
         if key_node.tag == _TAG + "merge":
@@ -446,8 +441,6 @@ def _check_tag(node, kind: str) -> None:
 
 
 def _mapping(node, built: dict) -> dict:
-    import yaml
-
     result: dict = {}
     merged = [source for key_node, value_node in node.value if key_node.tag == _TAG + "merge" for source in _merge_sources(value_node)]
     for source in reversed(merged):  # the first mapping merged wins, as in YAML 1.1
@@ -456,7 +449,7 @@ def _mapping(node, built: dict) -> dict:
     for key_node, value_node in node.value:
         if key_node.tag == _TAG + "merge":
             continue
-        if not isinstance(key_node, yaml.ScalarNode):
+        if key_node.id != "scalar":
             raise _Unreadable(key_node, "a mapping key must be a string, not a mapping or a list")
         name = key_node.value
         if name in seen:
