@@ -214,6 +214,13 @@ def test_deep_nesting_with_the_pure_python_yaml_loader(monkeypatch):
         assert problem.code == "NP701" and "nested" in problem.message
 
 
+def test_a_stream_of_garbage_stops_after_a_hundred_problems():
+    _, diagnostics = read("a: 1\n---\n" * 5000)
+    assert len(diagnostics) == manifests.MAX_PROBLEMS
+    assert [d.span.line for d in diagnostics[:3]] == [1, 3, 5]
+    assert where(diagnostics[-1]) == ("NP701", 199, 1) and "stopped reading it here" in diagnostics[-1].message
+
+
 def test_huge_integer_is_np701_at_its_column(checks, tmp_path):
     policy = tmp_path / "p.yaml"
     policy.write_text(
