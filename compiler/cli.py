@@ -132,7 +132,11 @@ def fmt_command(
 
 PolicyDirs = Annotated[
     Optional[list[str]],
-    typer.Option("--policies", help="NetworkPolicy YAML files or folders to evaluate too (repeatable; other kinds are skipped).", metavar="DIR"),
+    typer.Option("--policies", help="NetworkPolicy YAML files or folders to evaluate too, or - for standard input (repeatable; other kinds are skipped).", metavar="DIR"),
+]
+Namespace = Annotated[
+    Optional[str],
+    typer.Option("--namespace", "-n", help="Namespace for YAML objects without metadata.namespace, as with `kubectl apply -n`; an object of another namespace is an error.", metavar="NAME", show_default=False),
 ]
 
 
@@ -142,6 +146,7 @@ def test_command(
     policies: PolicyDirs = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
     strict: Strict = False,
+    namespace: Namespace = None,
 ) -> None:
     """Compile, then check every `expect` statement against the result.
 
@@ -153,6 +158,8 @@ def test_command(
 
     With --policies, NetworkPolicy YAML you did not write with netpolc is
     evaluated too: the .netpol files then only need `namespace` and `expect` lines.
+    `--policies -` reads the YAML from standard input; -n NAME is the namespace of
+    objects that name none.
 
     Examples:
 
@@ -161,17 +168,19 @@ def test_command(
       netpolc test --format json policies/
 
       netpolc test expectations.netpol --policies deploy/netpol/
+
+      helm template . | netpolc test expectations.netpol --policies - -n shop
     """
     from .commands import test as command
 
-    _finish(command.run, paths, list(policies or []), fmt, strict)
+    _finish(command.run, paths, list(policies or []), fmt, strict, namespace=namespace)
 
 
 @app.command("explain")
 def explain_command(
     arguments: Annotated[list[str], typer.Argument(help=".netpol files or folders, then the flow in quotes: 'SOURCE -> DESTINATION:PORT'.", metavar="[FILES]... FLOW", show_default=False)],
     policies: PolicyDirs = None,
-    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace the flow's selectors are relative to (default: the only one).", metavar="NAME")] = None,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace the flow's selectors are relative to (default: the only one); also the namespace of YAML objects that name none.", metavar="NAME")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """Can SOURCE reach DESTINATION on PORT, and why: the verdict and the chain.
@@ -201,6 +210,7 @@ def diff_command(
     arguments: Annotated[list[str], typer.Argument(help="OLD NEW (files or folders), or a git range OLD..NEW followed by paths.", metavar="OLD NEW | REV..REV [PATHS]...", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", help="text, json or markdown (for a pull-request comment).")] = "text",
     fail_on_closed: Annotated[bool, typer.Option("--fail-on-closed", help="Exit 1 when the change closes any flow.")] = False,
+    namespace: Namespace = None,
 ) -> None:
     """The flows a change opens and closes, computed by the engine (not a text diff).
 
@@ -208,8 +218,9 @@ def diff_command(
     including the cluster DNS, Prometheus and an ingress controller, so that
     isolating a workload shows what it silently cuts. Flows are grouped by pod
     group and port. A side is .netpol files (compiled) or NetworkPolicy YAML: a
-    folder holding any .netpol file is a program, otherwise its YAML is read.
-    Exit 0 unless --fail-on-closed and something closed.
+    folder holding any .netpol file is a program, otherwise its YAML is read;
+    - is YAML from standard input. Exit 0 unless --fail-on-closed and something
+    closed.
 
     Examples:
 
@@ -218,10 +229,12 @@ def diff_command(
       netpolc diff main..HEAD policies/
 
       netpolc diff --format markdown main..HEAD policies/ > comment.md
+
+      helm template . | netpolc diff -n shop deploy/netpol/ -
     """
     from .commands import diff as command
 
-    _finish(command.run, arguments, fmt, fail_on_closed)
+    _finish(command.run, arguments, fmt, fail_on_closed, namespace=namespace)
 
 
 @app.command("graph")
@@ -230,6 +243,7 @@ def graph_command(
     policies: PolicyDirs = None,
     fmt: Annotated[str, typer.Option("--format", help="dot (Graphviz), mermaid, or svg (needs Graphviz's `dot` program).")] = "dot",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of standard output.", metavar="FILE")] = None,
+    namespace: Namespace = None,
 ) -> None:
     """Draw the allowed flows between pod groups and address blocks.
 
@@ -248,7 +262,7 @@ def graph_command(
     """
     from .commands import graph as command
 
-    _finish(command.run, list(paths or []), list(policies or []), fmt, output)
+    _finish(command.run, list(paths or []), list(policies or []), fmt, output, namespace=namespace)
 
 
 @app.command("lsp")

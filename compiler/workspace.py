@@ -37,15 +37,19 @@ class InputsError(Exception):
     """Command-line inputs that do not exist or hold nothing to read (exit code 2)."""
 
 
-def open_workspace(netpol: list[str], yaml: list[str], prove: bool = True) -> Workspace:
-    """Compile the .netpol inputs (with the proof) and read the YAML inputs; union of their policies."""
+def open_workspace(netpol: list[str], yaml: list[str], prove: bool = True, namespace: str | None = None, match_namespace: bool = True) -> Workspace:
+    """Compile the .netpol inputs (with the proof) and read the YAML inputs (`-` is standard input); union of their policies.
+
+    `namespace` is where YAML objects without metadata.namespace go (`kubectl apply -n`); with
+    `match_namespace` an object of another namespace is an error, as kubectl makes it.
+    """
     from .diagnostics import sorted_unique
     from .manifests import PolicyInputError, load
     from .resolve import InputError, expand_inputs
 
     try:
         items = expand_inputs(netpol) if netpol else []
-        loaded = load(yaml) if yaml else None
+        loaded = load(yaml, namespace, match_namespace) if yaml else None
     except (InputError, PolicyInputError) as err:
         raise InputsError(str(err)) from None
     space = Workspace()
@@ -77,16 +81,18 @@ def open_workspace(netpol: list[str], yaml: list[str], prove: bool = True) -> Wo
 
 
 def split_kinds(arguments: list[str]) -> tuple[list[str], list[str]]:
-    """Files and folders -> (.netpol inputs, YAML inputs): a folder holding any .netpol file is a program."""
-    from .manifests import SUFFIXES
+    """Files, folders and `-` -> (.netpol inputs, YAML inputs): a folder holding any .netpol file is a program; `-` is YAML."""
+    from .manifests import STDIN, STREAM_SUFFIXES
 
     netpol, yaml = [], []
     for argument in arguments:
         path = Path(argument)
-        if path.is_dir():
+        if argument == STDIN:
+            yaml.append(argument)
+        elif path.is_dir():
             has_netpol = any(p.is_file() for p in path.rglob("*.netpol"))
             (netpol if has_netpol else yaml).append(argument)
-        elif path.suffix in SUFFIXES:
+        elif path.suffix in STREAM_SUFFIXES:
             yaml.append(argument)
         else:
             netpol.append(argument)

@@ -12,7 +12,7 @@ from . import EXIT_OK, EXIT_USAGE, UsageError, check_format, exit_code, workspac
 FORMATS = ("dot", "mermaid", "svg")
 
 
-def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", output: Path | None = None) -> int:
+def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", output: Path | None = None, namespace: str | None = None) -> int:
     from ..graph import build, to_dot, to_mermaid
     from ..render import render
 
@@ -27,7 +27,7 @@ def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", o
             "--format dot or --format mermaid need nothing\n"
         )
         return EXIT_USAGE
-    space = workspace(paths, policies)
+    space = workspace(paths, policies, namespace)
     if not space.ok:
         sys.stderr.write(render(space.diagnostics, "text", space.files))
         return exit_code(space.diagnostics, False)

@@ -10,13 +10,13 @@ from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, exit_code, works
 FORMATS = ("text", "json", "github")
 
 
-def run(paths: list[str], policies: list[str] | None = None, fmt: str = "text", strict: bool = False) -> int:
+def run(paths: list[str], policies: list[str] | None = None, fmt: str = "text", strict: bool = False, namespace: str | None = None) -> int:
     from ..expect import check_all
 
     check_format(fmt, FORMATS)
     if not paths:
         raise UsageError("nothing to test: pass the .netpol files or folders that hold the `expect` lines")
-    space = workspace(paths, policies)
+    space = workspace(paths, policies, namespace, warn=False)  # printed below, with the results
     if not space.ok:
         _print(fmt, space, [], space.diagnostics)
         return exit_code(space.diagnostics, strict)
