@@ -256,3 +256,62 @@ def test_cluster_yaml_is_read_by_test_and_explain(tmp_path):
     policies = engine.load_policies(documents)
     assert len(policies.cluster) == len(documents) and not policies.policies
     assert not verdict(policies, "client", "api", 8080)
+
+
+CNP_YAML = """\
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata:
+  name: dev-not-prod
+spec:
+  tier: Admin
+  priority: 5
+  subject:
+    namespaces:
+      matchLabels: {env: dev}
+  egress:
+  - name: no-prod
+    action: Deny
+    to:
+    - namespaces:
+        matchLabels: {env: prod}
+"""
+EXPECTATIONS = "namespace dev\nexpect app=a in namespaces env=dev -> app=b in namespaces env=prod:80 denied\nexpect app=a in namespaces env=dev -> app=b in namespace staging:80 allowed\n"
+
+
+def test_cluster_policies_in_yaml_are_evaluated_by_test(tmp_path):
+    (tmp_path / "q.netpol").write_text(EXPECTATIONS)
+    (tmp_path / "cnp.yaml").write_text(CNP_YAML)
+    run = run_cli("test", str(tmp_path / "q.netpol"), "--policies", str(tmp_path / "cnp.yaml"))
+    assert run.code == 0, run.out + run.err
+    assert "2 passed, 0 failed" in run.out
+    run = run_cli("test", str(tmp_path / "q.netpol"), "--policies", "-", stdin=CNP_YAML.replace("action: Deny", "action: Accept"))
+    assert run.code == 1 and "1 passed, 1 failed" in run.out
+
+
+@pytest.mark.parametrize(
+    "change, line, words",
+    [
+        (("action: Deny", "action: Drop"), 13, "spec.egress[0].action"),
+        (("priority: 5", "priority: 5000"), 7, "spec.priority"),
+        (("tier: Admin", "tier: admin"), 6, "spec.tier"),
+        (("    - namespaces:\n        matchLabels: {env: prod}", "    - nodes:\n        matchLabels: {role: db}"), 16, "nodes peers cannot be judged"),
+        (("    - namespaces:\n        matchLabels: {env: prod}", "    - networks: [10.0.0.0/33]"), 15, "10.0.0.0/33"),
+        (("  subject:\n    namespaces:", "  subject:\n    pods:"), 10, "podSelector"),
+    ],
+)
+def test_bad_cluster_policies_are_np701_at_their_field(tmp_path, change, line, words):
+    (tmp_path / "q.netpol").write_text(EXPECTATIONS)
+    (tmp_path / "cnp.yaml").write_text(CNP_YAML.replace(*change))
+    run = run_cli("test", str(tmp_path / "q.netpol"), "--policies", str(tmp_path / "cnp.yaml"))
+    assert run.code == 1, run.out + run.err
+    assert f"cnp.yaml:{line}:" in run.err and "NP701" in run.err and words in run.err, run.err
+    assert "Traceback" not in run.err and "internal error" not in run.err
+
+
+def test_cluster_policy_twice_keeps_the_later_and_namespace_is_ignored(tmp_path):
+    (tmp_path / "q.netpol").write_text(EXPECTATIONS)
+    later = CNP_YAML.replace("action: Deny", "action: Accept").replace("  name: dev-not-prod", "  name: dev-not-prod\n  namespace: kustomized")
+    (tmp_path / "cnp.yaml").write_text(CNP_YAML + "---\n" + later)
+    run = run_cli("test", str(tmp_path / "q.netpol"), "--policies", str(tmp_path / "cnp.yaml"))
+    assert "NP702" in run.err and "1 passed, 1 failed" in run.out

@@ -41,8 +41,7 @@ def read_cluster_policy(manifest: Mapping, position: int = 0) -> ClusterPolicy:
     where = f"{kind} {name or '#' + str(position + 1)}"
     if not isinstance(name, str) or not name:
         raise PolicyError(where, "metadata.name is missing")
-    if metadata.get("namespace"):
-        raise PolicyError(where, f"metadata.namespace is set: {kind} is cluster-scoped")
+    # metadata.namespace means nothing on a cluster-scoped object (kustomize adds one to kinds it does not know): ignored.
     if manifest.get("apiVersion") != KINDS[kind]:
         raise PolicyError(where, f"apiVersion {manifest.get('apiVersion')!r}: {kind} is {KINDS[kind]}")
     spec = manifest.get("spec")
