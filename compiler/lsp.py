@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified, JsonRpcException
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
@@ -299,21 +299,22 @@ class NetpolServer(LanguageServer):
 
     # ------------------------------------------------------------ client mistakes
 
-    def check_message(self, message) -> str | None:
-        """Why a well-typed message cannot be handled (a document that is not open, a position past its end), else None."""
+    def check_message(self, message) -> None:
+        """Raise the JSON-RPC error for a well-typed message that cannot be handled: after shutdown, a document that is not open, a position past its end."""
         method = getattr(message, "method", None)
+        if self.shut_down and method != types.EXIT:
+            raise JsonRpcInvalidRequest("the server is shut down: only exit is accepted")
         if method not in DOCUMENT_METHODS:
-            return None
+            return
         params = message.params
         uri = params.text_document.uri
         if not self.is_open(uri):
-            return f"{uri} is not open (textDocument/didOpen first)"
+            raise JsonRpcInvalidParams(f"{uri} is not open (textDocument/didOpen first)")
         position = getattr(params, "position", None)
         if position is not None:
             lines = self.workspace.get_text_document(uri).source.count("\n") + 1
             if position.line >= lines:
-                return f"line {position.line} is past the end of {uri} ({lines} lines, counted from 0)"
-        return None
+                raise JsonRpcInvalidParams(f"line {position.line} is past the end of {uri} (it has {lines} lines, counted from 0)")
 
     # ------------------------------------------------------------ requests
 
@@ -555,26 +556,28 @@ def is_netpol(uri: str) -> bool:
 server = NetpolServer()
 
 
+# Document notifications are handled synchronously, in order with the requests that follow them:
+# a hover right after an edit must see that edit's build as pending.
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-async def did_open(ls: NetpolServer, params: types.DidOpenTextDocumentParams):
+def did_open(ls: NetpolServer, params: types.DidOpenTextDocumentParams):
     if is_netpol(params.text_document.uri):
         ls.schedule(params.text_document.uri, delay=0)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-async def did_change(ls: NetpolServer, params: types.DidChangeTextDocumentParams):
+def did_change(ls: NetpolServer, params: types.DidChangeTextDocumentParams):
     if is_netpol(params.text_document.uri):
         ls.schedule(params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-async def did_save(ls: NetpolServer, params: types.DidSaveTextDocumentParams):
+def did_save(ls: NetpolServer, params: types.DidSaveTextDocumentParams):
     if is_netpol(params.text_document.uri):
         ls.schedule(params.text_document.uri, delay=0)  # files on disk changed
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-async def did_close(ls: NetpolServer, params: types.DidCloseTextDocumentParams):
+def did_close(ls: NetpolServer, params: types.DidCloseTextDocumentParams):
     if is_netpol(params.text_document.uri):
         ls.schedule(params.text_document.uri, delay=0)  # the file on disk stands in for the closed buffer again
 

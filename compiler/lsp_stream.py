@@ -9,6 +9,8 @@ import os
 import re
 import threading
 
+from pygls.exceptions import JsonRpcException
+
 from .source import MAX_SOURCE_BYTES
 
 # A frame may carry a .netpol file at the size limit even if the client escapes every
@@ -21,6 +23,9 @@ STALL_SECONDS = 1.0
 READ_CHUNK = 64 * 1024
 
 HEADER_START = re.compile(rb"content-length:", re.IGNORECASE)
+# A whole header line, raw line end included: it cannot occur inside a JSON text (whose
+# strings cannot hold a raw line end), so finding one in a body proves the body is too short.
+HEADER_LINE_END = re.compile(rb"content-length:[ \t]*[0-9]+[ \t]*\r\n", re.IGNORECASE)
 HEADER_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*")
 HEADER_END = b"\r\n\r\n"
 
@@ -56,8 +61,8 @@ class FrameReader:
     def stalled(self) -> list[tuple[str, object]]:
         """No byte came for a while: a body that already holds the next header was announced too long."""
         events: list[tuple[str, object]] = []
-        if self.body_length is not None and HEADER_START.search(self.buffer):
-            self._bad(events, f"a body ended before its Content-Length of {self.body_length} bytes", keep_from=0)
+        if self.body_length is not None and HEADER_LINE_END.search(self.buffer):
+            self._bad(events, f"body shorter than its Content-Length of {self.body_length} bytes", keep_from=0)
             while self._step(events):
                 pass
         return events
@@ -73,7 +78,7 @@ class FrameReader:
             try:
                 value = json.loads(body)
             except (ValueError, RecursionError) as err:
-                self._bad(events, f"a body of {self.body_length} bytes is not JSON ({_first_line(err)})", keep_from=0)
+                self._bad(events, f"body of {self.body_length} bytes is not JSON: {_first_line(err)}", keep_from=0)
                 return True
             del self.buffer[: self.body_length]
             self.body_length = None
@@ -88,7 +93,7 @@ class FrameReader:
         end = self.buffer.find(HEADER_END, 0, MAX_HEADER_BYTES + len(HEADER_END))
         if end < 0:
             if len(self.buffer) >= MAX_HEADER_BYTES + len(HEADER_END):
-                self._bad(events, f"a header longer than {MAX_HEADER_BYTES} bytes, or without the blank line that ends it", keep_from=1)
+                self._bad(events, f"header over {MAX_HEADER_BYTES} bytes or without its blank line", keep_from=1)
                 return True
             return False
         length, problem = self._content_length(bytes(self.buffer[:end]))
@@ -97,7 +102,7 @@ class FrameReader:
             return True
         del self.buffer[: end + len(HEADER_END)]
         if length > self.limit:
-            self._bad(events, f"a frame of {length:,} bytes, more than the {self.limit:,} bytes allowed: skipped", keep_from=0)
+            self._bad(events, f"frame of {length:,} bytes, over the limit of {self.limit:,}", keep_from=0)
             return True
         self.body_length = length
         return True
@@ -108,16 +113,16 @@ class FrameReader:
         for line in header.split(b"\r\n"):
             match = HEADER_LINE.fullmatch(line)
             if match is None:
-                return 0, f"a malformed header line {_shown(line)}"
+                return 0, f"malformed header line {_shown(line)}"
             if match[1].lower() == b"content-length":
                 lengths.add(match[2])
         if not lengths:
-            return 0, "a header without Content-Length"
+            return 0, "header without Content-Length"
         if len(lengths) > 1:
-            return 0, "a header with several different Content-Length values"
+            return 0, "header with several different Content-Length values"
         [value] = lengths
         if not re.fullmatch(rb"[0-9]{1,15}", value):
-            return 0, f"a Content-Length that is not a number of bytes: {_shown(value)}"
+            return 0, f"Content-Length is not a number of bytes: {_shown(value)}"
         return int(value), None
 
     def _bad(self, events: list, reason: str, keep_from: int) -> None:
@@ -169,11 +174,11 @@ class Dispatcher:
         self.server = server
         self.protocol = server.protocol
         self.converter = default_converter()
-        # The language server's own check of a structured message (e.g. a document that is not open): returns a reason to drop it.
+        # The language server's own check of a structured message (e.g. a document that is not open): raises JsonRpcException.
         self.check_message = check_message
 
     def bad_frame(self, reason: str) -> None:
-        log.warning("dropped %s; reading on from the next header", reason)
+        log.warning("bad frame dropped: %s; reading on from the next header", reason)
 
     def send(self, payload: dict) -> None:
         """An error answer pygls cannot make (it never saw the message): framed as pygls frames its own."""
@@ -187,7 +192,9 @@ class Dispatcher:
         problem = self._shape_problem(data)
         if problem:
             log.warning("invalid request: %s", problem)
-            if not (isinstance(data, dict) and "method" in data and "id" not in data):  # a notification gets no answer
+            notification = isinstance(data, dict) and "method" in data and "id" not in data
+            response = isinstance(data, dict) and "method" not in data and "id" in data
+            if not (notification or response):  # those get no answer, whatever is wrong with them
                 self.send(rpc_error(INVALID_REQUEST, f"Invalid Request: {problem}", request_id))
             return
         method = data.get("method")
@@ -207,17 +214,22 @@ class Dispatcher:
                 if request_id is not None:
                     self.send(rpc_error(INVALID_PARAMS, reason, request_id))
                 return
-            if self.check_message is not None and (reason := self.check_message(message)):
-                log.warning("%s: %s", method, reason)
-                if request_id is not None:
-                    self.send(rpc_error(INVALID_PARAMS, reason, request_id))
-                return
+            if self.check_message is not None:
+                try:
+                    self.check_message(message)
+                except JsonRpcException as mistake:
+                    log.warning("%s: %s", method, mistake.message)
+                    if request_id is not None:
+                        self.send(rpc_error(mistake.code, mistake.message, request_id))
+                    return
         self.protocol.handle_message(message)
 
     @staticmethod
     def _shape_problem(data) -> str | None:
+        if isinstance(data, list):
+            return "a JSON array (a batch: LSP has none)"
         if not isinstance(data, dict):
-            return f"a JSON {type(data).__name__} instead of an object (batches are not part of LSP)"
+            return f"a JSON {type(data).__name__} instead of an object"
         if data.get("jsonrpc") != "2.0":
             return 'no "jsonrpc": "2.0" member'
         if "id" in data and (not isinstance(data["id"], (int, str)) or isinstance(data["id"], bool)):

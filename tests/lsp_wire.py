@@ -111,6 +111,12 @@ class Wire:
 
         return self.wait_for(published)["params"]
 
+    def rest(self) -> list[dict]:
+        """Every message still to come, until the server closes its output (after `exit`)."""
+        while (message := self.incoming.get(timeout=TIMEOUT)) is not None:
+            self.seen.append(message)
+        return self.seen
+
     def index(self, message: dict) -> int:
         return next(i for i, seen in enumerate(self.seen) if seen is message)
 
