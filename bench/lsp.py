@@ -5,8 +5,8 @@
     python bench/lsp.py --repo PATH     # the server of another checkout (a before/after comparison)
 
 Opens one buffer of real intents (the generator of bench/compile.py, all namespaces in one file),
-then sends a hover every 0.25 s until the buffer's diagnostics arrive, and prints how long each
-hover took to be answered next to how long the compile took.
+sends a hover every 0.25 s until the buffer's diagnostics arrive, then edits it and does the same
+again; prints how long the hovers waited for an answer next to how long the compile took.
 """
 
 from __future__ import annotations
@@ -33,33 +33,42 @@ def buffer_of(size: int) -> str:
     return text[: text.rfind("\n", 0, size) + 1]
 
 
+def hovers_until_diagnostics(wire: Wire, uri: str) -> tuple[float, list[float]]:
+    """Hover every 0.25 s until the buffer's diagnostics arrive: (seconds to diagnostics, each hover's wait)."""
+    start = time.perf_counter()
+    waits = []
+    while True:
+        sent = time.perf_counter()
+        request = wire.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 3, "character": 2}})
+        wire.wait_for(lambda m: m.get("id") == request, timeout=600)
+        waits.append(time.perf_counter() - sent)
+        try:
+            wire.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri, timeout=0.25)
+            return time.perf_counter() - start, waits
+        except Exception:
+            pass
+
+
+def report(what: str, seconds: float, waits: list[float]) -> None:
+    print(f"{what}: diagnostics after {seconds:.2f} s; {len(waits)} hovers, first answered in {waits[0] * 1000:.0f} ms, "
+          f"median {statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bytes", type=int, default=1_500_000)
     parser.add_argument("--repo", type=Path, default=HERE.parent)
     args = parser.parse_args()
     text = buffer_of(args.bytes)
+    print(f"buffer: {len(text.encode()):,} bytes, {text.count(chr(10)):,} lines")
     with tempfile.TemporaryDirectory() as tmp:
         wire = Wire(Path(tmp), repo=args.repo.resolve())
         wire.initialize()
         uri = wire.open("big.netpol", text)
-        start = time.perf_counter()
-        waits = []
-        diagnostics = None
-        while diagnostics is None:
-            sent = time.perf_counter()
-            request = wire.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 3, "character": 2}})
-            wire.wait_for(lambda m: m.get("id") == request, timeout=600)
-            waits.append(time.perf_counter() - sent)
-            try:
-                diagnostics = wire.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics", timeout=0.25)
-            except Exception:
-                pass
-        compiled = time.perf_counter() - start
+        report("open", *hovers_until_diagnostics(wire, uri))
+        wire.change(uri, 2, text + "# one more line\n")
+        report("edit", *hovers_until_diagnostics(wire, uri))
         wire.close()
-    print(f"buffer: {len(text.encode()):,} bytes, {text.count(chr(10)):,} lines; diagnostics after {compiled:.2f} s")
-    print(f"hovers answered during the compile: {len(waits)}; first {waits[0] * 1000:.0f} ms, "
-          f"median {statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

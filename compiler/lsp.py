@@ -407,7 +407,7 @@ class NetpolServer(LanguageServer):
         replace = types.Range(self.workspace.position_codec.position_to_client_units(lines, start), position)
         typed = re.sub(r"\s+", " ", partial)
         items = []
-        known = _Lazy(lambda: self.known_names(uri, position.line))
+        known = functools.cache(lambda: self.known_names(uri, position.line))  # only some positions need them
         for label, kind, detail in self.candidates(expected, uri, before, known):
             if label.startswith(typed):
                 items.append(
@@ -430,7 +430,7 @@ class NetpolServer(LanguageServer):
         except LarkError:
             return None
 
-    def candidates(self, expected: set[str], uri: str, before: str, known: "_Lazy"):
+    def candidates(self, expected: set[str], uri: str, before: str, known):
         from .parser import lalr_parser
 
         parser = lalr_parser()
@@ -451,14 +451,14 @@ class NetpolServer(LanguageServer):
                 for name in self.project_files(uri):
                     yield f'"{name}"', file, "project file"
             elif terminal == "KEY":
-                for key in sorted(known.value[0]):
+                for key in sorted(known()[0]):
                     yield key, field_, "label key used in the project"
             elif terminal == "VALUE":
                 match = KEY_BEFORE_VALUE.search(before)
-                for label in sorted(known.value[0].get(match.group(1), ()) if match else ()):
+                for label in sorted(known()[0].get(match.group(1), ()) if match else ()):
                     yield label, value, "label value used in the project"
             elif terminal == "NAME":
-                for name in sorted(known.value[1]):
+                for name in sorted(known()[1]):
                     yield name, value, "namespace of the project"
             else:
                 try:
@@ -513,17 +513,6 @@ class NetpolServer(LanguageServer):
         lines = text.split("\n")
         end = self.workspace.position_codec.position_to_client_units(lines, types.Position(len(lines) - 1, len(lines[-1])))
         return [types.TextEdit(types.Range(types.Position(0, 0), end), formatted)]
-
-
-class _Lazy:
-    """A value computed on first use (completion needs the project's names only for some positions)."""
-
-    def __init__(self, compute):
-        self.compute = compute
-
-    @functools.cached_property
-    def value(self):
-        return self.compute()
 
 
 def _collect_names(module, labels: dict[str, set[str]], namespaces: set[str]) -> None:
