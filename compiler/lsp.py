@@ -157,9 +157,9 @@ class NetpolServer(LanguageServer):
 
     def project_for(self, uri: str) -> Project:
         """The workspace folder holding the file (innermost), else the file's own folder."""
-        path = Path(to_fs_path(uri) or uri).resolve()
-        folders = [Path(to_fs_path(f.uri)).resolve() for f in self.workspace.folders.values() if to_fs_path(f.uri)]
-        if self.workspace.root_path:
+        path = fs_path(uri).resolve()
+        folders = [folder.resolve() for folder in map(fs_path, (f.uri for f in self.workspace.folders.values())) if folder]
+        if self.workspace.root_path and "\0" not in self.workspace.root_path:
             folders.append(Path(self.workspace.root_path).resolve())
         containing = [folder for folder in folders if path.is_relative_to(folder)]
         root = max(containing, key=lambda f: len(f.parts)) if containing else path.parent
@@ -167,8 +167,7 @@ class NetpolServer(LanguageServer):
 
     def open_documents(self, project: Project):
         for document in list(self.workspace.text_documents.values()):
-            path = to_fs_path(document.uri)
-            if path and path.endswith(SUFFIX) and Path(path).resolve().is_relative_to(project.root):
+            if is_netpol(document.uri) and fs_path(document.uri).resolve().is_relative_to(project.root):
                 yield document
 
     def is_open(self, uri: str) -> bool:
@@ -239,7 +238,7 @@ class NetpolServer(LanguageServer):
         names = {item.name: from_fs_path(str(item.path.resolve())) for item in inputs}
         overrides = {}
         for document in documents:
-            path = Path(to_fs_path(document.uri))
+            path = fs_path(document.uri)
             name = display_name(path)
             overrides[name] = document.text  # over the size limit: NP103 from the pipeline, as `check` says
             names[name] = document.uri
@@ -258,7 +257,7 @@ class NetpolServer(LanguageServer):
         for module in modules.values():
             _collect_names(module, done.labels, done.namespaces)
         for document in documents:
-            if modules.get(display_name(Path(to_fs_path(document.uri)))) is not None:
+            if modules.get(display_name(fs_path(document.uri))) is not None:
                 done.parsed_lines[document.uri] = set(document.text.split("\n"))
         return done
 
@@ -334,7 +333,7 @@ class NetpolServer(LanguageServer):
             text = "netpolc is compiling the project: hover again once its diagnostics are updated."
             return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
         result = build.result
-        name = display_name(Path(to_fs_path(uri)))
+        name = display_name(fs_path(uri))
         line = position.line + 1
         statement = self.statement_at(result, name, line)
         if statement is None:
@@ -378,7 +377,7 @@ class NetpolServer(LanguageServer):
         if match is None:
             return []
         if match["path"] is not None:
-            target = Path(to_fs_path(uri)).parent / match["path"]
+            target = fs_path(uri).parent / match["path"]
         else:
             target = shipped_dir("stdlib") / f"{match['module']}{SUFFIX}"
         if not target.is_file():
@@ -480,14 +479,14 @@ class NetpolServer(LanguageServer):
         typed.sort(key=lambda number: abs(number - cursor_line))
         from .pipeline import parse_file
 
-        name = display_name(Path(to_fs_path(uri)))
+        name = display_name(fs_path(uri))
         for number in typed[:COMPLETION_LINES]:
             module, _ = parse_file(SourceFile(name, lines[number]))
             _collect_names(module, labels, namespaces)
         return labels, namespaces
 
     def project_files(self, uri: str) -> list[str]:
-        here = Path(to_fs_path(uri)).resolve()
+        here = fs_path(uri).resolve()
         try:
             files = [item.path.resolve() for item in expand_inputs([str(self.project_for(uri).root)])]
         except InputError:
@@ -505,7 +504,7 @@ class NetpolServer(LanguageServer):
         size = len(text.encode("utf-8"))
         if size > MAX_SOURCE_BYTES:
             raise RequestFailed(f"{uri} is {size:,} bytes, more than the {MAX_SOURCE_BYTES:,} bytes a .netpol file may have: not formatted")
-        formatted, _ = await self.formatter.submit(format_source, SourceFile(display_name(Path(to_fs_path(uri))), text))
+        formatted, _ = await self.formatter.submit(format_source, SourceFile(display_name(fs_path(uri)), text))
         if not self.is_open(uri) or self.workspace.get_text_document(uri).version != version:
             raise JsonRpcContentModified(f"{uri} changed while it was being formatted")
         if formatted is None or formatted == text:
@@ -536,10 +535,16 @@ def _first_comment(path: Path) -> str:
     return "stdlib module"
 
 
+def fs_path(uri: str) -> Path | None:
+    """The file a URI names, or None (not a file URI, or one no file can have: a NUL byte in it)."""
+    path = to_fs_path(uri)
+    return Path(path) if path and "\0" not in path else None
+
+
 def is_netpol(uri: str) -> bool:
     """A generic client may send every plain-text file: answer for .netpol files only."""
-    path = to_fs_path(uri)
-    return bool(path) and path.endswith(SUFFIX)
+    path = fs_path(uri)
+    return path is not None and path.name.endswith(SUFFIX)
 
 
 server = NetpolServer()

@@ -233,7 +233,7 @@ class Dispatcher:
         if data.get("jsonrpc") != "2.0":
             return 'no "jsonrpc": "2.0" member'
         if "id" in data and (not isinstance(data["id"], (int, str)) or isinstance(data["id"], bool)):
-            return "an id that is neither a number nor a string"
+            return "an id that is neither an integer nor a string"
         if "method" in data and not isinstance(data["method"], str):
             return "a method that is not a string"
         if "method" not in data and "id" not in data:

@@ -148,11 +148,15 @@ def test_messages_that_are_not_json_rpc_get_an_invalid_request_answer(tmp_path):
         wire.send_raw(frame({"jsonrpc": "2.0", "method": 42}))  # a notification: no answer, one line
         assert "result" in wire.call("textDocument/completion", where(wire.open("a.netpol", "namespace a\n"), 1, 0))
         assert wire.close() == 0
-    assert_one_line_each(wire.stderr, ["a JSON array (a batch", "a JSON str instead of an object", '"jsonrpc": "2.0"', "neither a number", "method that is not", "method that is not"])
+    assert_one_line_each(wire.stderr, ["a JSON array (a batch", "a JSON str instead of an object", '"jsonrpc": "2.0"', "neither an integer", "method that is not", "method that is not"])
 
 
 def test_client_mistakes_get_json_rpc_errors_and_one_line_each(tmp_path):
     with Wire(tmp_path) as wire:
+        # A URI no file can have (a NUL byte): left alone, and it must not break the other builds.
+        nul = wire.uri("bad.netpol").replace("bad", "b%00ad")
+        wire.notify("textDocument/didOpen", {"textDocument": {"uri": nul, "languageId": "netpol", "version": 1, "text": "x"}})
+        assert wire.call("textDocument/hover", where(nul, 0, 0))["result"] is None
         uri = wire.open("a.netpol", "namespace a\nallow app=web to app=db:80\n")
         never = wire.uri("never.netpol")
         mistakes = [
