@@ -503,7 +503,7 @@ class NetpolServer(LanguageServer):
         text, version = document.source, document.version
         size = len(text.encode("utf-8"))
         if size > MAX_SOURCE_BYTES:
-            raise RequestFailed(f"{uri} is {size:,} bytes, more than the {MAX_SOURCE_BYTES:,} bytes a .netpol file may have: not formatted")
+            raise RequestFailed(f"too large to format: {size:,} bytes, more than the {MAX_SOURCE_BYTES:,} bytes a .netpol file may have ({uri})")
         formatted, _ = await self.formatter.submit(format_source, SourceFile(display_name(fs_path(uri)), text))
         if not self.is_open(uri) or self.workspace.get_text_document(uri).version != version:
             raise JsonRpcContentModified(f"{uri} changed while it was being formatted")

@@ -299,6 +299,6 @@ class OneLineFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             err = record.exc_info[1]
             message += f": {type(err).__name__}: {_first_line(err)}"
-        if len(message) > 500:
-            message = message[:500] + "..."
+        if len(message) > 1000:  # params can be a whole document
+            message = message[:1000] + "..."
         return f"netpolc lsp: {record.levelname.lower()}: {message}"

@@ -8,6 +8,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from pygls.uris import from_fs_path
@@ -86,6 +87,7 @@ class Wire:
         for message in self.seen:
             if matches(message) and not message.get("_taken"):
                 message["_taken"] = True
+                self.last_taken = message
                 return message
         while True:
             message = self.incoming.get(timeout=timeout)
@@ -93,6 +95,7 @@ class Wire:
             self.seen.append(message)
             if matches(message):
                 message["_taken"] = True
+                self.last_taken = message
                 return message
 
     def response(self, request_id: int) -> dict:
@@ -124,13 +127,23 @@ class Wire:
     def stderr(self) -> str:
         return b"".join(self.stderr_chunks).decode("utf-8", "replace")
 
+    def stderr_lines(self, at_least: int = 0, timeout: float = TIMEOUT) -> list[str]:
+        """The complete lines on stderr so far, waiting (up to `timeout`) until there are `at_least`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.stderr.split("\n")[:-1]
+            if len(lines) >= at_least or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.01)
+
     # ------------------------------------------------------------ lifecycle
 
-    def initialize(self) -> dict:
+    def initialize(self, workspace: bool = True) -> dict:
+        """Initialize with `root` as the workspace folder, or with none (each file's folder is then its project)."""
         uri = from_fs_path(str(self.root))
         answer = self.call("initialize", {
-            "processId": None, "rootUri": uri, "capabilities": {},
-            "workspaceFolders": [{"uri": uri, "name": self.root.name}],
+            "processId": None, "rootUri": uri if workspace else None, "capabilities": {},
+            "workspaceFolders": [{"uri": uri, "name": self.root.name}] if workspace else None,
         })
         self.notify("initialized", {})
         return answer

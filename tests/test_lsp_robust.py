@@ -29,6 +29,14 @@ BAD_FRAMES = {
     "endless header": (b"X-Filler: " + b"x" * (MAX_HEADER_BYTES + 10), "header over 4096 bytes"),
 }
 
+NOT_JSON_RPC = [  # body, the id its Invalid Request answer carries, what the log line says
+    (b"[]", None, "a JSON array (a batch"),  # LSP has no batches
+    (b'"hello"', None, "a JSON str instead of an object"),
+    (b'{"id": 7, "method": "shutdown"}', 7, 'no "jsonrpc": "2.0"'),
+    (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "shutdown"}', None, "neither an integer nor a string"),
+    (b'{"jsonrpc": "2.0", "id": 8, "method": 42}', 8, "method that is not a string"),
+]
+
 
 def program(namespaces: int, apps: int, last: str = "") -> str:
     """A buffer of real intents: `namespaces` x `apps` allow lines."""
@@ -45,15 +53,6 @@ def codes(published: dict) -> list[tuple[str, int, int]]:
 
 def where(uri: str, line: int, character: int) -> dict:
     return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
-
-
-def assert_one_line_each(stderr: str, expected: list[str]) -> None:
-    """stderr holds exactly one line per expected mistake, in order, and no traceback."""
-    assert "Traceback" not in stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == len(expected), stderr
-    for line, part in zip(lines, expected):
-        assert line.startswith("netpolc lsp: ") and part in line, (line, part)
 
 
 # ---------------------------------------------------------------- the frame reader on its own
@@ -109,129 +108,153 @@ def test_a_slow_body_that_merely_mentions_a_header_is_kept():
 
 
 # ---------------------------------------------------------------- the server
+#
+# One server for all the tests below (its start-up is most of their cost), with no workspace
+# folder: each test's files are in its own tmp_path, a project of their own.
 
 
-def test_the_server_reads_on_after_every_kind_of_bad_frame(tmp_path):
+@pytest.fixture(scope="module")
+def wire(tmp_path_factory):
+    wire = Wire(tmp_path_factory.mktemp("lsp"))
+    wire.initialize(workspace=False)
+    yield wire
+    try:
+        # LSP: after shutdown, requests get InvalidRequest; exit still ends the server, with 0.
+        assert wire.call("shutdown")["result"] is None
+        assert wire.call("textDocument/hover", where(wire.uri("a.netpol"), 0, 0))["error"]["code"] == -32600
+        wire.notify("exit", None)
+        assert wire.process.wait(15) == 0
+        assert "Traceback" not in wire.stderr
+    finally:
+        wire.close()
+
+
+@pytest.fixture
+def log(wire):
+    """Checks that the test's client mistakes are each one line on stderr, and nothing else is."""
+    checker = StderrLines(wire)
+    yield checker
+    checker.check()
+
+
+class StderrLines:
+    def __init__(self, wire: Wire):
+        self.wire, self.start, self.expected = wire, len(wire.stderr_lines()), []
+
+    def expect(self, *parts: str) -> None:
+        self.expected += parts
+
+    def check(self) -> None:
+        # A request answered after the mistakes: their lines are written by then.
+        self.wire.call("textDocument/hover", where(self.wire.uri("never.netpol"), 0, 0))
+        self.expected.append("never.netpol is not open")
+        lines = self.wire.stderr_lines(at_least=self.start + len(self.expected))[self.start :]
+        assert len(lines) == len(self.expected), "\n".join(lines)
+        for line, part in zip(lines, self.expected):
+            assert line.startswith("netpolc lsp: ") and part in line, (line, part)
+
+
+def test_the_server_reads_on_after_every_kind_of_bad_frame(wire, log, tmp_path):
     (tmp_path / "lib.netpol").write_text("deny all\n")
-    with Wire(tmp_path) as wire:
-        uri = wire.open("shop.netpol", 'namespace shop\nuse "lib.netpol"\n')
-        where_use = where(uri, 1, 6)
-        streams = dict(BAD_FRAMES)
-        # A length within the limit but longer than the body: read on once the client is seen to wait.
-        streams["length longer than the body"] = (b"Content-Length: 5000\r\n\r\n" + BODY, "body shorter than its Content-Length of 5000 bytes")
-        # A real frame over the limit (a didOpen of a 13 MB file): skipped without being kept.
-        text = "# " + "x" * (MAX_FRAME_BYTES + 10) + "\n"
-        streams["frame over the limit"] = (frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-            "textDocument": {"uri": wire.uri("huge.netpol"), "languageId": "netpol", "version": 1, "text": text}}}), "over the limit")
-        for kind, (bad, _) in streams.items():
-            wire.send_raw(bad)
-            answer = wire.call("textDocument/definition", where_use)
-            assert [location["uri"] for location in answer["result"]] == [wire.uri("lib.netpol")], kind
-        # The dropped didOpen never opened the file.
-        assert "is not open" in wire.call("textDocument/hover", where(wire.uri("huge.netpol"), 0, 0))["error"]["message"]
-        assert wire.close() == 0
-    assert_one_line_each(wire.stderr, [reason for _, reason in streams.values()] + ["huge.netpol is not open"])
+    uri = wire.open(tmp_path / "shop.netpol", 'namespace shop\nuse "lib.netpol"\n')
+    where_use = where(uri, 1, 6)
+    streams = dict(BAD_FRAMES)
+    # A length within the limit but longer than the body: read on once the client is seen to wait.
+    streams["length longer than the body"] = (b"Content-Length: 5000\r\n\r\n" + BODY, "body shorter than its Content-Length of 5000 bytes")
+    # A real frame over the limit (a didOpen of a 13 MB file): skipped without being kept.
+    text = "# " + "x" * (MAX_FRAME_BYTES + 10) + "\n"
+    huge = wire.uri(tmp_path / "huge.netpol")
+    streams["frame over the limit"] = (frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+        "textDocument": {"uri": huge, "languageId": "netpol", "version": 1, "text": text}}}), "over the limit")
+    for kind, (bad, reason) in streams.items():
+        wire.send_raw(bad)
+        answer = wire.call("textDocument/definition", where_use)
+        assert [location["uri"] for location in answer["result"]] == [wire.uri(tmp_path / "lib.netpol")], kind
+        log.expect(reason)
+    # The dropped didOpen never opened the file.
+    assert "is not open" in wire.call("textDocument/hover", where(huge, 0, 0))["error"]["message"]
+    log.expect("huge.netpol is not open")
 
 
-def test_messages_that_are_not_json_rpc_get_an_invalid_request_answer(tmp_path):
-    with Wire(tmp_path) as wire:
-        for body, answer_id in (
-            (b"[]", None),  # a batch: not part of LSP
-            (b'"hello"', None),
-            (b'{"id": 7, "method": "shutdown"}', 7),  # no "jsonrpc": "2.0"
-            (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "shutdown"}', None),
-            (b'{"jsonrpc": "2.0", "id": 8, "method": 42}', 8),
-        ):
-            wire.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            error = wire.wait_for(lambda m: "error" in m)
-            assert (error["id"], error["error"]["code"]) == (answer_id, -32600), body
-        wire.send_raw(frame({"jsonrpc": "2.0", "method": 42}))  # a notification: no answer, one line
-        assert "result" in wire.call("textDocument/completion", where(wire.open("a.netpol", "namespace a\n"), 1, 0))
-        assert wire.close() == 0
-    assert_one_line_each(wire.stderr, ["a JSON array (a batch", "a JSON str instead of an object", '"jsonrpc": "2.0"', "neither an integer", "method that is not", "method that is not"])
+def test_json_that_is_not_json_rpc_gets_an_invalid_request_answer(wire, log):
+    for body, answer_id, reason in NOT_JSON_RPC:
+        wire.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        error = wire.wait_for(lambda m: "error" in m)
+        assert (error["id"], error["error"]["code"]) == (answer_id, -32600), body
+        log.expect(reason)
+    wire.send_raw(frame({"jsonrpc": "2.0", "method": 42}))  # a notification: never answered
+    log.expect("method that is not a string")
 
 
-def test_client_mistakes_get_json_rpc_errors_and_one_line_each(tmp_path):
-    with Wire(tmp_path) as wire:
-        # A URI no file can have (a NUL byte): left alone, and it must not break the other builds.
-        nul = wire.uri("bad.netpol").replace("bad", "b%00ad")
-        wire.notify("textDocument/didOpen", {"textDocument": {"uri": nul, "languageId": "netpol", "version": 1, "text": "x"}})
-        assert wire.call("textDocument/hover", where(nul, 0, 0))["result"] is None
-        uri = wire.open("a.netpol", "namespace a\nallow app=web to app=db:80\n")
-        never = wire.uri("never.netpol")
-        mistakes = [
-            ("foo/bar", {}, -32601, "foo/bar"),
-            ("textDocument/hover", {"textDocument": {"uri": uri}}, -32602, "required field missing @ $.params.position"),
-            ("textDocument/hover", where(uri, -1, 0), -32602, "invalid value @ $.params.position"),
-            ("textDocument/completion", "not params", -32602, "expected TextDocumentIdentifier @ $.params.text_document"),
-            ("textDocument/hover", where(never, 0, 0), -32602, "never.netpol is not open"),
-            ("textDocument/completion", where(never, 0, 0), -32602, "never.netpol is not open"),
-            ("textDocument/formatting", {"textDocument": {"uri": never}, "options": {"tabSize": 2, "insertSpaces": True}}, -32602, "is not open"),
-            ("textDocument/completion", where(uri, 3, 0), -32602, "line 3 is past the end"),
-            ("textDocument/definition", where(uri, 50, 0), -32602, "line 50 is past the end"),
-        ]
-        for method, params, code, message in mistakes:
-            error = wire.call(method, params)["error"]
-            assert error["code"] == code and message in error["message"], (method, error)
-            assert "data" not in error  # no traceback sent to the client either
-        # Notifications for a document that is not open: dropped, one line each, no answer.
-        wire.change(never, 2, "namespace b\n")
-        wire.notify("textDocument/didClose", {"textDocument": {"uri": never}})
-        # LSP: a character past the end of its line means the end of the line.
-        items = wire.call("textDocument/completion", where(uri, 0, 500))["result"]["items"]
-        assert [item["label"] for item in items] == ["a"]  # after `namespace a`: the namespaces starting with `a`
-        assert wire.diagnostics(uri)["diagnostics"] == []
-        # LSP: after shutdown, requests get InvalidRequest; exit still ends the server.
-        assert wire.call("shutdown")["result"] is None
-        assert wire.call("textDocument/hover", where(uri, 0, 0))["error"]["code"] == -32600
-        wire.notify("exit", None)
-        assert wire.process.wait(15) == 0
-    assert_one_line_each(wire.stderr, [message for *_, message in mistakes] + ["never.netpol is not open"] * 2 + ["the server is shut down"])
+def test_client_mistakes_get_json_rpc_errors_and_one_line_each(wire, log, tmp_path):
+    # A URI no file can have (a NUL byte): left alone, and it must not break the other builds.
+    nul = wire.uri(tmp_path / "bad.netpol").replace("bad", "b%00ad")
+    wire.notify("textDocument/didOpen", {"textDocument": {"uri": nul, "languageId": "netpol", "version": 1, "text": "x"}})
+    assert wire.call("textDocument/hover", where(nul, 0, 0))["result"] is None
+    uri = wire.open(tmp_path / "a.netpol", "namespace a\nallow app=web to app=db:80\n")
+    never = wire.uri(tmp_path / "never.netpol")
+    mistakes = [
+        ("foo/bar", {}, -32601, "foo/bar"),
+        ("textDocument/hover", {"textDocument": {"uri": uri}}, -32602, "required field missing @ $.params.position"),
+        ("textDocument/hover", where(uri, -1, 0), -32602, "invalid value @ $.params.position"),
+        ("textDocument/completion", "not params", -32602, "expected TextDocumentIdentifier @ $.params.text_document"),
+        ("textDocument/hover", where(never, 0, 0), -32602, "never.netpol is not open"),
+        ("textDocument/completion", where(never, 0, 0), -32602, "never.netpol is not open"),
+        ("textDocument/formatting", {"textDocument": {"uri": never}, "options": {"tabSize": 2, "insertSpaces": True}}, -32602, "is not open"),
+        ("textDocument/completion", where(uri, 3, 0), -32602, "line 3 is past the end"),
+        ("textDocument/definition", where(uri, 50, 0), -32602, "line 50 is past the end"),
+    ]
+    for method, params, code, message in mistakes:
+        error = wire.call(method, params)["error"]
+        assert error["code"] == code and message in error["message"], (method, error)
+        assert "data" not in error  # no traceback sent to the client either
+        log.expect(message)
+    # Notifications for a document that is not open: dropped, one line each, no answer.
+    wire.change(never, 2, "namespace b\n")
+    wire.notify("textDocument/didClose", {"textDocument": {"uri": never}})
+    log.expect("never.netpol is not open", "never.netpol is not open")
+    # LSP: a character past the end of its line means the end of the line.
+    items = wire.call("textDocument/completion", where(uri, 0, 500))["result"]["items"]
+    assert [item["label"] for item in items] == ["a"]  # after `namespace a`: the namespaces starting with `a`
+    assert wire.diagnostics(uri)["diagnostics"] == []
 
 
-def test_requests_are_answered_while_a_big_buffer_compiles(tmp_path):
-    with Wire(tmp_path) as wire:
-        small = wire.open("small.netpol", "namespace  small\n")
-        assert wire.diagnostics(small)["diagnostics"] == []
-        big = wire.open("big.netpol", program(25, 100))
-        hover = wire.request("textDocument/hover", where(big, 3, 2))
-        completion = wire.request("textDocument/completion", where(big, 3, 10))
-        formatting = wire.request("textDocument/formatting", {"textDocument": {"uri": small}, "options": {"tabSize": 2, "insertSpaces": True}})
-        answers = [wire.response(hover), wire.response(completion), wire.response(formatting)]
-        published = wire.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == big)
-        assert max(wire.index(answer) for answer in answers) < wire.index(published)
-        assert "compiling" in answers[0]["result"]["contents"]["value"]  # not an answer from an older text
-        assert "svc-0" in [item["label"] for item in answers[1]["result"]["items"]]  # from the buffer's lines
-        assert answers[2]["result"][0]["newText"] == "namespace small\n"
-        assert published["params"]["diagnostics"] == [] and published["params"]["version"] == 1
-        # Once built, hover shows the manifests of the line.
-        assert "NetworkPolicy manifest" in wire.call("textDocument/hover", where(big, 3, 2))["result"]["contents"]["value"]
-        assert wire.close() == 0
-    assert wire.stderr == ""
+def test_requests_are_answered_while_a_big_buffer_compiles(wire, log, tmp_path):
+    small = wire.open(tmp_path / "small.netpol", "namespace  small\n")
+    assert wire.diagnostics(small)["diagnostics"] == []
+    big = wire.open(tmp_path / "big.netpol", program(10, 100))
+    hover = wire.request("textDocument/hover", where(big, 3, 2))
+    completion = wire.request("textDocument/completion", where(big, 3, 10))
+    formatting = wire.request("textDocument/formatting", {"textDocument": {"uri": small}, "options": {"tabSize": 2, "insertSpaces": True}})
+    answers = [wire.response(hover), wire.response(completion), wire.response(formatting)]
+    published = wire.diagnostics(big)
+    assert max(wire.index(answer) for answer in answers) < wire.index(wire.last_taken)
+    assert "compiling" in answers[0]["result"]["contents"]["value"]  # not an answer from an older text
+    assert "svc-0" in [item["label"] for item in answers[1]["result"]["items"]]  # from the buffer's lines
+    assert answers[2]["result"][0]["newText"] == "namespace small\n"
+    assert (published["diagnostics"], published["version"]) == ([], 1)
+    # Once built, hover shows the manifests of the line.
+    assert "NetworkPolicy manifest" in wire.call("textDocument/hover", where(big, 3, 2))["result"]["contents"]["value"]
 
 
-def test_a_newer_edit_supersedes_the_compile_that_is_running(tmp_path):
-    with Wire(tmp_path) as wire:
-        uri = wire.open("shop.netpol", program(25, 100, last="allow app=web to app=db:99999"))  # NP306 on its last line
-        wire.change(uri, 2, "namespace shop\nallow app=web to app=db:5432\nallow app=web to\n")  # NP100 on line 2
-        latest = wire.diagnostics(uri, version=2)
-        assert codes(latest) == [("NP100", 2, 16)]
-        assert wire.call("shutdown")["result"] is None
-        wire.notify("exit", None)
-        assert wire.process.wait(15) == 0
-    versions = [m["params"]["version"] for m in wire.rest() if m.get("method") == "textDocument/publishDiagnostics"]
-    assert versions == [2]  # the diagnostics of version 1 came after version 2 existed: never published
+def test_a_newer_edit_supersedes_the_compile_that_is_running(wire, log, tmp_path):
+    uri = wire.open(tmp_path / "shop.netpol", program(10, 100, last="allow app=web to app=db:99999"))  # NP306 on its last line
+    wire.change(uri, 2, "namespace shop\nallow app=web to app=db:5432\nallow app=web to\n")  # NP100 on line 2
+    latest = wire.diagnostics(uri, version=2)
+    assert codes(latest) == [("NP100", 2, 16)]
+    # Builds run one at a time, in order: any diagnostics of version 1 would have come before.
+    published = [m["params"] for m in wire.seen if m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri]
+    assert published == [latest]  # version 1's came after version 2 existed: never published
 
 
-def test_a_buffer_over_the_size_limit_gets_np103_instead_of_a_compile(tmp_path):
-    with Wire(tmp_path) as wire:
-        uri = wire.open("big.netpol", "namespace big\n" + "# filler\n" * (MAX_SOURCE_BYTES // 9))
-        [diagnostic] = wire.diagnostics(uri)["diagnostics"]
-        assert (diagnostic["code"], diagnostic["range"]["start"]) == ("NP103", {"line": 0, "character": 0})
-        assert f"more than the {MAX_SOURCE_BYTES:,} bytes a .netpol file may have" in diagnostic["message"]
-        error = wire.call("textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": True}})["error"]
-        assert error["code"] == -32803 and "not formatted" in error["message"]
-        # Back under the limit: compiled again.
-        wire.change(uri, 2, "namespace big\nallow app=web to\n")
-        assert codes(wire.diagnostics(uri, version=2)) == [("NP100", 1, 16)]
-        assert wire.close() == 0
+def test_a_buffer_over_the_size_limit_gets_np103_instead_of_a_compile(wire, log, tmp_path):
+    uri = wire.open(tmp_path / "big.netpol", "namespace big\n" + "# filler\n" * (MAX_SOURCE_BYTES // 9))
+    [diagnostic] = wire.diagnostics(uri)["diagnostics"]
+    assert (diagnostic["code"], diagnostic["range"]["start"]) == ("NP103", {"line": 0, "character": 0})
+    assert f"more than the {MAX_SOURCE_BYTES:,} bytes a .netpol file may have" in diagnostic["message"]
+    error = wire.call("textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": True}})["error"]
+    assert error["code"] == -32803 and "too large to format" in error["message"]
+    log.expect("too large to format")
+    # Back under the limit: compiled again.
+    wire.change(uri, 2, "namespace big\nallow app=web to\n")
+    assert codes(wire.diagnostics(uri, version=2)) == [("NP100", 1, 16)]
