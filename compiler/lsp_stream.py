@@ -162,7 +162,8 @@ def rpc_error(code: int, message: str, request_id=None) -> dict:
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
 
 
-PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
+INVALID_REQUEST, INVALID_PARAMS = -32600, -32602
+JSON_TYPES = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
 class Dispatcher:
@@ -171,7 +172,6 @@ class Dispatcher:
     def __init__(self, server, check_message=None):
         from pygls.protocol import default_converter
 
-        self.server = server
         self.protocol = server.protocol
         self.converter = default_converter()
         # The language server's own check of a structured message (e.g. a document that is not open): raises JsonRpcException.
@@ -199,7 +199,15 @@ class Dispatcher:
             return
         method = data.get("method")
         if method is None:  # a response (or error) to a request of the server
-            message = self.protocol.structure_message(data)
+            error = data.get("error")
+            if "error" in data and not (isinstance(error, dict) and type(error.get("code")) is int and isinstance(error.get("message"), str)):
+                log.warning("invalid response %s: an error without an integer code and a message", request_id)
+                return
+            try:
+                message = self.protocol.structure_message(data)
+            except Exception as err:
+                log.warning("invalid response %s: %s", request_id, _first_line(err))
+                return
         else:
             kind = self.protocol.get_message_type(method)
             if kind is None:
@@ -229,7 +237,7 @@ class Dispatcher:
         if isinstance(data, list):
             return "a JSON array (a batch: LSP has none)"
         if not isinstance(data, dict):
-            return f"a JSON {type(data).__name__} instead of an object"
+            return f"a JSON {JSON_TYPES.get(type(data), 'value')} instead of an object"
         if data.get("jsonrpc") != "2.0":
             return 'no "jsonrpc": "2.0" member'
         if "id" in data and (not isinstance(data["id"], (int, str)) or isinstance(data["id"], bool)):
@@ -288,7 +296,12 @@ async def serve_stdio(dispatcher: Dispatcher, stdin_fd: int) -> None:
             if kind == "bad":
                 dispatcher.bad_frame(value)
             else:
-                dispatcher.dispatch(value)
+                try:
+                    dispatcher.dispatch(value)
+                except (SystemExit, BrokenPipeError):
+                    raise  # `exit`, or the client is gone: the end
+                except Exception as err:  # a bug must not take the editor's server down
+                    log.error("internal error handling a message: %s: %s", type(err).__name__, _first_line(err))
 
 
 class OneLineFormatter(logging.Formatter):

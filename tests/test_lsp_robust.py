@@ -31,7 +31,7 @@ BAD_FRAMES = {
 
 NOT_JSON_RPC = [  # body, the id its Invalid Request answer carries, what the log line says
     (b"[]", None, "a JSON array (a batch"),  # LSP has no batches
-    (b'"hello"', None, "a JSON str instead of an object"),
+    (b'"hello"', None, "a JSON string instead of an object"),
     (b'{"id": 7, "method": "shutdown"}', 7, 'no "jsonrpc": "2.0"'),
     (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "shutdown"}', None, "neither an integer nor a string"),
     (b'{"jsonrpc": "2.0", "id": 8, "method": 42}', 8, "method that is not a string"),
@@ -182,8 +182,11 @@ def test_json_that_is_not_json_rpc_gets_an_invalid_request_answer(wire, log):
         error = wire.wait_for(lambda m: "error" in m)
         assert (error["id"], error["error"]["code"]) == (answer_id, -32600), body
         log.expect(reason)
-    wire.send_raw(frame({"jsonrpc": "2.0", "method": 42}))  # a notification: never answered
-    log.expect("method that is not a string")
+    # A notification and responses nobody asked for: never answered, one line each.
+    wire.send_raw(frame({"jsonrpc": "2.0", "method": 42}))
+    wire.send_raw(frame({"jsonrpc": "2.0", "id": 99, "result": 1}))
+    wire.send_raw(frame({"jsonrpc": "2.0", "id": 98, "error": {"oops": 1}}))
+    log.expect("method that is not a string", 'response to unknown message id "99"', "invalid response 98")
 
 
 def test_client_mistakes_get_json_rpc_errors_and_one_line_each(wire, log, tmp_path):
