@@ -220,6 +220,10 @@ def test_client_mistakes_get_json_rpc_errors_and_one_line_each(wire, log, tmp_pa
     items = wire.call("textDocument/completion", where(uri, 0, 500))["result"]["items"]
     assert [item["label"] for item in items] == ["a"]  # after `namespace a`: the namespaces starting with `a`
     assert wire.diagnostics(uri)["diagnostics"] == []
+    # A rebuild: the new build answers hover, whatever freeing the old one does.
+    wire.change(uri, 2, "namespace a\nallow app=web to app=db:5432\n")
+    assert wire.diagnostics(uri, version=2)["diagnostics"] == []
+    assert "port: 5432" in wire.call("textDocument/hover", where(uri, 1, 0))["result"]["contents"]["value"]
 
 
 def test_requests_are_answered_while_a_big_buffer_compiles(wire, log, tmp_path):
