@@ -253,8 +253,10 @@ class NetpolServer(LanguageServer):
             if uri is not None:
                 done.diagnostics.setdefault(uri, []).append(self.to_lsp(d, done))
         for e in result.emitted:
-            span = e.intent.origin.user_span
-            done.emitted.setdefault((span.file, span.line), []).append(e)
+            # A NetworkPolicy comes from one line; a cluster object from its section's line and each rule's line.
+            origins = e.origins + ((e.section.origin,) if e.kind != "NetworkPolicy" else ())
+            for span in dict.fromkeys(origin.user_span for origin in origins):
+                done.emitted.setdefault((span.file, span.line), []).append(e)
         modules = result.resolved.modules if result.resolved else {}
         for module in modules.values():
             _collect_names(module, done.labels, done.namespaces)
@@ -344,12 +346,13 @@ class NetpolServer(LanguageServer):
         if emitted:
             from .output import to_yaml
 
-            count = f"{len(emitted)} NetworkPolicy manifest{'s' * (len(emitted) != 1)}"
+            kinds = sorted({e.kind for e in emitted})
+            count = f"{len(emitted)} {' and '.join(kinds)} manifest{'s' * (len(emitted) != 1)}"
             text = f"**{count}** from this line:\n\n```yaml\n{to_yaml([e.manifest() for e in emitted])}```"
         elif not result.ok:
             errors = sum(d.is_error for d in result.diagnostics)
             text = f"No manifests while the project has {errors} error{'s' * (errors != 1)}: fix them to see what this line compiles to."
-        elif isinstance(statement, (nodes.ExpectStmt, nodes.NamespaceStmt)):
+        elif isinstance(statement, (nodes.ExpectStmt, nodes.NamespaceStmt, nodes.ClusterStmt)):
             return None
         else:
             text = "No manifest of its own: what this line asks for is already written by an earlier line, or needs no policy."
