@@ -14,7 +14,7 @@ from . import engine, ir
 from .diagnostics import Diagnostic
 from .flows import Scene, name, policy_name, rule_name, simplicity, source_span
 
-ALLOWED, DENIED, PARTLY = "allowed", "denied", "partly allowed"
+ALLOWED, DENIED, PARTLY, NO_ENDPOINT = "allowed", "denied", "partly allowed", "no endpoint"
 
 
 @dataclass
@@ -29,6 +29,11 @@ class Outcome:
     @property
     def passed(self) -> bool:
         return self.actual == self.expect.verdict
+
+    @property
+    def vacuous(self) -> bool:
+        """A side stands for no endpoint (a snapshot without such pods): it neither holds nor fails (NP707)."""
+        return self.actual == NO_ENDPOINT
 
     def flow_text(self) -> str:
         v = self.verdict
@@ -245,10 +250,10 @@ def flow_dict(verdict: engine.Verdict, port: ir.PortRange, universe: engine.Univ
 # ---------------------------------------------------------------- checking
 
 
-def scene_for(policy_sets: list[engine.PolicySet], expects: list[ir.Expect]) -> Scene:
-    """One universe for the policies and every endpoint the expectations name."""
+def scene_for(policy_sets: list[engine.PolicySet], expects: list[ir.Expect], snapshot=None) -> Scene:
+    """One universe for the policies and every endpoint the expectations name (or the snapshot's real pods)."""
     peers = [(e.namespace, peer) for e in expects for peer in (e.source, e.destination)]
-    return Scene(policy_sets, peers, [e.port for e in expects])
+    return Scene(policy_sets, peers, [e.port for e in expects], snapshot)
 
 
 def check(scene: Scene, policies: engine.PolicySet, expect: ir.Expect) -> Outcome:
@@ -258,7 +263,7 @@ def check(scene: Scene, policies: engine.PolicySet, expect: ir.Expect) -> Outcom
     sources = scene.members(expect.source, expect.namespace)
     destinations = scene.members(expect.destination, expect.namespace)
     if not sources or not destinations:
-        return Outcome(expect, "no endpoint", None, scene)
+        return Outcome(expect, NO_ENDPOINT, None, scene)
     port = expect.port
 
     # Sources by egress class; destinations by (ingress class, atom the port resolves to).
@@ -323,11 +328,110 @@ def check(scene: Scene, policies: engine.PolicySet, expect: ir.Expect) -> Outcom
     return Outcome(expect, actual, verdict, scene)
 
 
-def check_all(policies: engine.PolicySet, context: list[engine.PolicySet], expects: list[ir.Expect]) -> list[Outcome]:
-    """Every expectation against `policies`; `context` adds policy sets that shape the universe only."""
+def check_all(policies: engine.PolicySet, context: list[engine.PolicySet], expects: list[ir.Expect], snapshot=None) -> list[Outcome]:
+    """Every expectation against `policies`; `context` adds policy sets that shape the universe only; `snapshot`: over its pods."""
     with engine.paused_gc():
-        scene = scene_for([policies, *context], expects)
+        scene = scene_for([policies, *context], expects, snapshot)
         return [check(scene, policies, expect) for expect in expects]
+
+
+def unmatched(outcomes: list[Outcome], policy_sets: list[engine.PolicySet]) -> list[Diagnostic]:
+    """NP707 for each expectation about nothing: a side matching no pod of the snapshot, or a label no policy or intent names.
+
+    Over the representative universe every selector has a pod of its own, so a typo
+    (`app=chekout`) would hold as `denied`; the label vocabulary of the policies tells it.
+    """
+    out: list[Diagnostic] = []
+    vocabulary = _vocabulary(policy_sets)
+    for outcome in outcomes:
+        expect = outcome.expect
+        if outcome.vacuous:
+            out.append(
+                Diagnostic(
+                    "NP707",
+                    expect.origin.user_span,
+                    f"`{expect.origin.text}` is about nothing: "
+                    + ("its source" if not outcome.scene.members(expect.source, expect.namespace) else "its destination")
+                    + " matches no pod of the cluster snapshot",
+                    "check the spelling of the selector, or the snapshot: it holds the pods that run (or the workloads given)",
+                )
+            )
+            continue
+        if outcome.scene.snapshot is not None:
+            continue
+        for peer in (expect.source, expect.destination):
+            term = _unknown_term(peer, vocabulary)
+            if term is not None:
+                close = _close_to(term, vocabulary)
+                out.append(
+                    Diagnostic(
+                        "NP707",
+                        expect.origin.user_span,
+                        f"`{expect.origin.text}` speaks of `{term[0]}={term[1]}`, which no policy or intent names: it holds or fails about pods nothing governs"
+                        if term[1] is not None
+                        else f"`{expect.origin.text}` speaks of label `{term[0]}`, which no policy or intent names",
+                        (f"did you mean `{close}`? " if close else "") + "check the spelling; an expectation about a typo passes silently",
+                    )
+                )
+                break
+    return out
+
+
+def _vocabulary(policy_sets: list[engine.PolicySet]) -> set:
+    """(key, value) and (key, None) for every label a selector of the policies names."""
+    found: set = set()
+
+    def add(selector) -> None:
+        if selector is None:
+            return
+        for key, value in selector.match_labels:
+            found.update({(key, value), (key, None)})
+        for e in selector.match_expressions:
+            found.add((e.key, None))
+            found.update((e.key, v) for v in e.values)
+
+    for policy_set in policy_sets:
+        for policy in policy_set.items:
+            add(getattr(policy, "pod_selector", None))
+            subject = getattr(policy, "subject", None)
+            if subject is not None:
+                add(subject.pod_selector)
+                add(subject.namespace_selector)
+            for rule in policy.ingress + policy.egress:
+                for peer in rule.peers:
+                    add(peer.pod_selector)
+                    add(peer.namespace_selector)
+    return found
+
+
+def _unknown_term(peer: ir.Peer, vocabulary: set) -> tuple[str, str | None] | None:
+    """The first positive term of a pod peer's selectors (`key=value`, `key in (...)`, `key`) that no policy names."""
+    if not isinstance(peer, ir.Pods):
+        return None
+    selectors = [peer.selector] + ([peer.namespace.selector] if peer.namespace.kind == "labelled" else [])
+    for selector in selectors:
+        for key, value in selector.match_labels:
+            if (key, value) not in vocabulary:
+                return key, value
+        for e in selector.match_expressions:
+            if e.operator == "Exists" and (e.key, None) not in vocabulary:
+                return e.key, None
+            if e.operator == "In" and not any((e.key, v) in vocabulary for v in e.values):
+                return e.key, e.values[0]
+    return None
+
+
+def _close_to(term: tuple[str, str | None], vocabulary: set) -> str | None:
+    import difflib
+
+    key, value = term
+    if value is None:
+        keys = sorted({k for k, v in vocabulary if v is None})
+        close = difflib.get_close_matches(key, keys, n=1)
+        return close[0] if close else None
+    candidates = sorted(f"{k}={v}" for k, v in vocabulary if v is not None)
+    close = difflib.get_close_matches(f"{key}={value}", candidates, n=1)
+    return close[0] if close else None
 
 
 def check_expectations(program: ir.Program, emitted: list, extra: list[engine.Policy] = ()) -> list[Outcome]:

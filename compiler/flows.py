@@ -21,16 +21,24 @@ class Scene:
         policy_sets: list[engine.PolicySet],
         peers: list[tuple[str, ir.Peer]] = (),
         ports: list[ir.PortRange] = (),
+        snapshot=None,
     ):
+        """With a `snapshot` (`snapshot.Snapshot`), the universe is its real pods, plus an address per CIDR region."""
         from .verify import peer_rules
 
         extra_peers = [(namespace, rule) for namespace, peer in peers for rule in peer_rules(peer)]
         extra_ports = [engine.PortRule(p.protocol, p.port, p.end_port) for p in ports]
-        self.universe = engine.representative_universe(policy_sets, extra_peers, extra_ports=extra_ports)
+        self.snapshot = snapshot
+        if snapshot is not None:
+            self.universe = snapshot.universe(engine.address_regions(policy_sets, extra_peers))
+        else:
+            self.universe = engine.representative_universe(policy_sets, extra_peers, extra_ports=extra_ports)
         self.atoms = engine.port_atoms(policy_sets, self.universe, [p for p in extra_ports if isinstance(p.port, int)])
         self.index = self.universe.index()
         self._reach: dict[int, engine.Reach] = {}
-        self.named_ports = {(p.protocol, p.number): p.name for pod in self.universe.pods[:1] for p in pod.ports}
+        # Representative pods all carry the same made-up numbers for named ports: show the name instead.
+        first = self.universe.pods[:1] if snapshot is None else ()
+        self.named_ports = {(p.protocol, p.number): p.name for pod in first for p in pod.ports}
 
     def reach(self, policies: engine.PolicySet) -> engine.Reach:
         found = self._reach.get(id(policies))
@@ -125,9 +133,11 @@ def pod_part(pod: engine.Pod) -> str:
 
 
 def name(endpoint: engine.Endpoint, universe: engine.Universe) -> str:
-    """How an endpoint of the representative universe is shown: `shop/app=web`, `8.8.8.8/32`..."""
+    """How an endpoint is shown: `shop/app=web` (a representative pod), `shop/deployment/cart` (a real one), `8.8.8.8/32`..."""
     if isinstance(endpoint, engine.Address):
         return str(endpoint)
+    if endpoint.workload:
+        return f"{endpoint.namespace}/{endpoint.workload}"
     if not endpoint.labels and endpoint.namespace == engine.OTHER_NAMESPACE:
         return "(pods of other namespaces)"
     return f"{namespace_name(endpoint.namespace, universe)}/{pod_part(endpoint)}"

@@ -42,10 +42,10 @@ class Graph:
     labels: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
-def build(policies: engine.PolicySet, context: list[engine.PolicySet] = ()) -> Graph:
-    """Nodes for the pod groups and address blocks the policies mention; an edge per governed flow."""
+def build(policies: engine.PolicySet, context: list[engine.PolicySet] = (), snapshot=None) -> Graph:
+    """Nodes for the pod groups and address blocks the policies mention (or a snapshot's workloads); an edge per governed flow."""
     with engine.paused_gc():
-        scene = Scene([policies, *context])
+        scene = Scene([policies, *context], snapshot=snapshot)
         return _Builder(scene, scene.reach(policies), [policies, *context]).run()
 
 

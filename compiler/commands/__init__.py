@@ -25,7 +25,9 @@ def inputs(paths: list[str]):
         raise UsageError(str(err)) from None
 
 
-def workspace(paths: list[str], policies: list[str] | None, namespace: str | None = None, match_namespace: bool = True, warn: bool = True):
+def workspace(
+    paths: list[str], policies: list[str] | None, namespace: str | None = None, match_namespace: bool = True, warn: bool = True, cluster: list[str] = ()
+):
     """The programs and YAML policies the flow commands (test, explain, graph) look at.
 
     `namespace` (-n) is where YAML objects without one go; with `warn`, the warnings of a
@@ -35,7 +37,7 @@ def workspace(paths: list[str], policies: list[str] | None, namespace: str | Non
 
     check_namespace(namespace)
     try:
-        space = open_workspace(paths, policies or [], namespace=namespace, match_namespace=match_namespace)
+        space = open_workspace(paths, policies or [], namespace=namespace, match_namespace=match_namespace, cluster=cluster or [])
     except InputsError as err:
         raise UsageError(str(err)) from None
     if warn and space.ok and space.diagnostics:

@@ -63,6 +63,7 @@ from .universe import (
     Namespace,
     Pod,
     Universe,
+    address_regions,
     representative_universe,
 )
 from .read import load_policies, read_policy
@@ -91,6 +92,6 @@ __all__ = [
     "ACCEPT", "ACTIONS", "ADMIN", "BASELINE", "DENY", "PASS", "ClusterPolicy", "ClusterRule", "bits",
     "DIRECTIONS", "EGRESS", "INGRESS", "PROTOCOLS", "PeerRule", "Policy", "PolicyError", "PolicySet", "PortRule", "Rule",
     "OTHER_NAMESPACE", "OTHER_VALUE", "Address", "ContainerPort", "Endpoint", "Namespace", "Pod", "Universe",
-    "representative_universe", "load_policies", "read_policy", "SideVerdict", "Verdict", "evaluate",
+    "representative_universe", "address_regions", "load_policies", "read_policy", "SideVerdict", "Verdict", "evaluate",
     "Allowed", "Atom", "Reach", "port_atoms", "Difference", "compare", "paused_gc",
 ]

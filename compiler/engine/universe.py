@@ -175,6 +175,20 @@ def _regions(networks: Iterable) -> list[Address]:
     return out
 
 
+def address_regions(policy_sets: Iterable[PolicySet], extra_peers: Iterable[tuple[str, PeerRule]] = ()) -> tuple[Address, ...]:
+    """One address per region the CIDRs of the policies (and extra peers) cut the address space into.
+
+    What a universe of real pods (a snapshot) adds for the world outside the cluster.
+    """
+    networks: set = set()
+    peers = [peer for policy_set in policy_sets for policy in policy_set.items for rule in policy.ingress + policy.egress for peer in rule.peers]
+    for peer in peers + [peer for _, peer in extra_peers]:
+        if peer.kind == "block":
+            networks.add(ipaddress.ip_network(peer.cidr))
+            networks.update(ipaddress.ip_network(e) for e in peer.excepts)
+    return tuple(_regions(networks))
+
+
 def representative_universe(
     policy_sets: Iterable[PolicySet],
     extra_peers: Iterable[tuple[str, PeerRule]] = (),
