@@ -237,8 +237,8 @@ def _open_parent(parent: str, created: list[str]) -> int:
         missing.append(probe)
         probe = os.path.dirname(probe)
     for folder in reversed(missing):
+        created.append(folder)  # first: an interrupt right after the mkdir must still undo it
         os.mkdir(folder)
-        created.append(folder)
     return os.open(parent, _DIR & ~os.O_NOFOLLOW)  # links above the output folder are the user's path
 
 
@@ -246,8 +246,10 @@ def _remove_created(created: list[str]) -> None:
     for folder in reversed(created):
         try:
             os.rmdir(folder)
+        except FileNotFoundError:
+            continue
         except OSError:
-            break
+            break  # something is in it now: it and its parents stay
 
 
 def _lock(parent_fd: int, shared: bool) -> bool:
@@ -473,9 +475,9 @@ def _replace(parent_fd, place: _Place, dir_fd, old, holding, wanted, layout: Lay
     import secrets
 
     staging = f".{place.name}.netpolc-{secrets.token_hex(4)}"
-    os.mkdir(staging, 0o700, dir_fd=parent_fd)
     swapped = False
-    try:
+    try:  # from the mkdir on: Ctrl-C can land the moment a call returns, before the next line runs
+        os.mkdir(staging, 0o700, dir_fd=parent_fd)
         staging_fd = os.open(staging, _DIR, dir_fd=parent_fd)
         try:
             _write_new(staging_fd, _MARKER, _marker(place.name))
@@ -509,6 +511,8 @@ def _replace(parent_fd, place: _Place, dir_fd, old, holding, wanted, layout: Lay
             with _SignalsHeld():
                 try:
                     _remove_all(parent_fd, staging)
+                except FileNotFoundError:
+                    pass  # interrupted before the mkdir
                 except OSError:
                     pass  # the next run removes it: it carries the marker
         raise
@@ -838,6 +842,8 @@ def _remove_all(dir_fd: int, name: str) -> None:
 
 def _clean_staging(parent_fd: int, place: _Place, layout: Layout) -> list[Note]:
     """Finish what killed runs left beside the output folder: only folders holding netpolc's marker are touched."""
+    import re
+
     notes = []
     prefix = f".{place.name}.netpolc-"
     for name in sorted(os.listdir(parent_fd)):
@@ -847,8 +853,8 @@ def _clean_staging(parent_fd: int, place: _Place, layout: Layout) -> list[Note]:
         try:
             st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
             state = _staging_state(parent_fd, name, st, place.name) if stat.S_ISDIR(st.st_mode) else "unknown"
-            if state == "empty":
-                _remove_all(parent_fd, name)
+            if state == "empty" and re.fullmatch(r"[0-9a-f]{8}", name[len(prefix):]):
+                _remove_all(parent_fd, name)  # killed before its marker was written: nothing in it to lose
             elif state == "ours":
                 fd = os.open(name, _DIR, dir_fd=parent_fd)
                 try:
@@ -927,7 +933,13 @@ class _SignalsHeld:
         self.previous = None
         if hasattr(signal, "pthread_sigmask"):
             held = {getattr(signal, s) for s in self.SIGNALS if hasattr(signal, s)}
-            self.previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+            before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+            try:
+                signal.pthread_sigmask(signal.SIG_BLOCK, held)
+            except BaseException:  # one that arrived just before: unblock, and let it unwind
+                signal.pthread_sigmask(signal.SIG_SETMASK, before)
+                raise
+            self.previous = before
         return self
 
     def __exit__(self, *exc):
@@ -1033,19 +1045,20 @@ def _publish(parent_fd: int, name: str, data: bytes, st: os.stat_result | None) 
     """
     temporary = _temporary_name(name, data)
     fd = _unnamed(parent_fd)
-    named = False
+    named = False  # set before each call that may create the name: an interrupt can land as it returns
     try:
         if fd is not None:
             _fill(fd, data, st)
             try:
-                os.link(f"/proc/self/fd/{fd}", temporary, dst_dir_fd=parent_fd)
                 named = True
+                os.link(f"/proc/self/fd/{fd}", temporary, dst_dir_fd=parent_fd)
             except OSError:
+                named = False
                 os.close(fd)
                 fd = None
         if fd is None:
-            fd = os.open(temporary, _NEW, 0o666 if st is None else 0o600, dir_fd=parent_fd)
             named = True
+            fd = os.open(temporary, _NEW, 0o666 if st is None else 0o600, dir_fd=parent_fd)
             _fill(fd, data, st)
         os.rename(temporary, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
         named = False
@@ -1057,7 +1070,7 @@ def _publish(parent_fd: int, name: str, data: bytes, st: os.stat_result | None) 
             try:
                 os.unlink(temporary, dir_fd=parent_fd)
             except OSError:
-                pass
+                pass  # not there (the rename happened, or the link did not)
 
 
 def _unnamed(parent_fd: int) -> int | None:
