@@ -66,9 +66,10 @@ MANIFESTS = Layout(".yaml", depth=2)  # compile -o: DIR/<namespace>/<name>.yaml
 class OutputError(Exception):
     """The output cannot be written as asked: a code, what is wrong, and what to do."""
 
-    def __init__(self, message: str, hint: str, code: str = "NP503"):
+    def __init__(self, message: str, hint: str, code: str = "NP503", notes: list | None = None):
         super().__init__(message)
         self.message, self.hint, self.code = message, hint, code
+        self.notes = notes or []  # warnings about what was found beside the folder before it failed
 
 
 @dataclass(frozen=True)
@@ -149,13 +150,14 @@ def write_tree(root: Path, files: dict[str, str | bytes], layout: Layout = MANIF
     """Make the generated files under root exactly `files` in one atomic step, keeping everything of the user's."""
     wanted = _encoded(files)
     created: list[str] = []
+    notes: list[Note] = []
     with _TerminateAsException():
         try:
             place = _place(root)
             parent_fd = _open_parent(place.parent, created)
             try:
                 locked = _lock(parent_fd, shared=False)
-                notes = _clean_staging(parent_fd, place, layout) if locked else []
+                notes += _clean_staging(parent_fd, place, layout) if locked else []
                 dir_fd = _open_target(parent_fd, place)
                 try:
                     if dir_fd is not None:
@@ -174,11 +176,11 @@ def write_tree(root: Path, files: dict[str, str | bytes], layout: Layout = MANIF
                 os.close(parent_fd)
         except OutputError as err:
             _remove_created(created)
-            raise OutputError(f"{err.message}; nothing was changed", err.hint, err.code) from None
+            raise OutputError(f"{err.message}; nothing was changed", err.hint, err.code, notes) from None
         except OSError as err:
             _remove_created(created)
             raise OutputError(
-                f"cannot write {root}: {_why(err)}; nothing was changed", "free space or fix permissions, then run again"
+                f"cannot write {root}: {_why(err)}; nothing was changed", "free space or fix permissions, then run again", notes=notes
             ) from None
         except BaseException:  # Ctrl-C, SIGTERM: the staging folder is gone already
             _remove_created(created)
@@ -338,14 +340,18 @@ def _refuse_foreign(dir_fd: int, place: _Place, layout: Layout) -> None:
             below = []
             for fd, names in level:
                 for name in names:
-                    if name.endswith(layout.suffix) or depth < layout.depth:
+                    if not (name.endswith(layout.suffix) or depth < layout.depth):
+                        continue
+                    try:
                         st = os.stat(name, dir_fd=fd, follow_symlinks=False)
                         if stat.S_ISDIR(st.st_mode) and depth < layout.depth and st.st_dev == dev:
-                            sub = _open_dir(name, fd, st, place.shown)
+                            sub = os.open(name, _DIR, dir_fd=fd)
                             opened.append(sub)
                             below.append((sub, os.listdir(sub)))
                         elif _is_ours(fd, name, st, depth, layout):
                             return
+                    except OSError:
+                        continue  # unreadable, or gone: holds nothing that proves the folder netpolc's
             level = below
     finally:
         for fd in opened:
@@ -393,7 +399,11 @@ def _scan(dir_fd: int, layout: Layout, wanted: dict[str, bytes], shown: str):
         if depth > _MAX_DEPTH:
             raise OutputError(f"{shown}/{prefix} is nested more than {_MAX_DEPTH} folders deep", "choose another output folder")
         found = False
-        for name in sorted(os.listdir(fd)):
+        try:
+            names = sorted(os.listdir(fd))
+        except OSError as err:
+            raise OutputError(f"cannot read {shown}/{prefix}: {_why(err)}", "make it readable, or move it out of the output folder") from None
+        for name in names:
             path = prefix + name
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):

@@ -40,10 +40,10 @@ def run(
             return _check(output, files, paths)
         written = write_tree(output, files)
     except OutputError as err:
+        _notes(err.notes)
         sys.stderr.write(f"error[{err.code}]: {err.message}\n  help: {err.hint}\n")
         return EXIT_FINDINGS
-    for note in written.notes:
-        sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")
+    _notes(written.notes)
     counts = {kind: sum(c.kind == kind for c in written.changes) for kind in ("added", "changed", "removed")}
     into = f" (into {written.into}, the folder it links to)" if written.into else ""
     sys.stderr.write(
@@ -67,3 +67,8 @@ def _check(output: Path, files: dict[str, str], paths: list[str]) -> int:
         return EXIT_FINDINGS
     sys.stderr.write(f"{output.as_posix()} is up to date ({len(files)} policies)\n")
     return EXIT_OK
+
+
+def _notes(notes) -> None:
+    for note in notes:
+        sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")
