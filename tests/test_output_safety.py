@@ -7,6 +7,7 @@ and a run killed at any moment leaves the old or the new tree and nothing the ne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -563,6 +564,32 @@ def test_files_added_while_the_tree_is_replaced_are_moved_in_not_lost(write, tmp
     assert leftovers(tmp_path) == []
 
 
+def test_a_file_replaced_while_the_tree_is_swapped_is_kept_beside_it_with_a_warning(write, tmp_path, monkeypatch):
+    import compiler.output as output
+
+    root, out = compiled(write, tmp_path)
+    (out / "notes.txt").write_text("first\n")
+    recompile_with(root, 5433)
+    original = output._swap
+
+    def editor_saves_meanwhile(*args):  # an editor writes a new file and renames it over the old one
+        (out / "notes.new").write_text("second\n")
+        os.replace(out / "notes.new", out / "notes.txt")
+        original(*args)
+
+    monkeypatch.setattr(output, "_swap", editor_saves_meanwhile)
+    run = run_cli("compile", str(root), "-o", str(out))
+    assert run.code == 0, run.err
+    (staging,) = leftovers(tmp_path)
+    assert f"warning[NP505]: {tmp_path / staging} holds 1 entry that appeared in {out} while netpolc was replacing it" in run.err
+    assert (tmp_path / staging / "tree" / "notes.txt").read_text() == "second\n"  # not lost: kept for the user
+    assert not (tmp_path / staging / "netpolc-staging").exists()  # no marker: no run will ever delete it
+    monkeypatch.undo()
+    again = run_cli("compile", str(root), "-o", str(out))
+    assert again.code == 0 and "looks like a staging folder" in again.err
+    assert (tmp_path / staging / "tree" / "notes.txt").read_text() == "second\n"
+
+
 def _wait_for_staging(folder: Path, process, limit: float = 20) -> bool:
     end = time.monotonic() + limit
     while time.monotonic() < end and process.poll() is None:
@@ -653,20 +680,25 @@ def test_two_compiles_at_once_end_with_one_complete_tree(write, tmp_path):
 # ---------------------------------------------------------------- a full disk, a mount point (root and tmpfs only)
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A 1 MiB tmpfs at tmp_path/disk, or skip."""
+@contextlib.contextmanager
+def mounted_tmpfs(folder: Path):
+    """A 1 MiB tmpfs at folder, or skip."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    folder.mkdir(exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
-        yield disk
+        yield folder
     finally:
-        subprocess.run(["umount", str(disk)], check=False)
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    with mounted_tmpfs(tmp_path / "disk") as disk:
+        yield disk
 
 
 def test_disk_full_keeps_the_old_tree_and_no_staging_folder(write, tmpfs):
@@ -691,6 +723,17 @@ def test_mount_point_as_output_folder_is_refused(write, tmpfs):
     run = run_cli("compile", str(root), "-o", str(tmpfs))
     assert run.code == 1 and f"error[NP503]: {tmpfs} is a mount point" in run.err
     assert list(tmpfs.iterdir()) == []
+
+
+def test_mount_point_inside_the_output_folder_is_refused(write, tmp_path):
+    root, out = compiled(write, tmp_path, namespaces=2)
+    recompile_with(root, 5433, 2)
+    with mounted_tmpfs(out / "ns1" / "mnt") as mount:
+        (mount / "theirs.txt").write_text("on another file system\n")
+        before = entries(out)
+        run = run_cli("compile", str(root), "-o", str(out))
+        assert run.code == 1 and f"error[NP503]: {out}/ns1/mnt is a mount point" in run.err
+        assert entries(out) == before and leftovers(tmp_path) == []
 
 
 # ---------------------------------------------------------------- graph -o FILE and fmt: one file replaced in one step
