@@ -95,9 +95,11 @@ class Written:
 
 # ---------------------------------------------------------------- the output folder
 
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
-_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+# POSIX open flags (getattr: the module must import anywhere, as the language server needs to_yaml).
+_NOFOLLOW, _CLOEXEC = getattr(os, "O_NOFOLLOW", 0), getattr(os, "O_CLOEXEC", 0)
+_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
+_READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | _CLOEXEC
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 _MARKER, _TREE_ID, _TREE, _OLD = "netpolc-staging", "tree-id", "tree", "old"
 _MAX_DEPTH = 200  # deeper than this is not an output folder; also bounds open folders and recursion
 _CHANGED = "changed while netpolc was writing it", "run the command again"
@@ -126,7 +128,7 @@ def stale(root: Path, files: dict[str, str | bytes], layout: Layout = MANIFESTS)
     place = _place(root)
     try:
         try:
-            parent_fd = os.open(place.parent, _DIR & ~os.O_NOFOLLOW)
+            parent_fd = os.open(place.parent, _DIR & ~_NOFOLLOW)
         except FileNotFoundError:
             return [Change("added", r) for r in sorted(wanted)]
         try:
@@ -241,7 +243,7 @@ def _open_parent(parent: str, created: list[str]) -> int:
     for folder in reversed(missing):
         created.append(folder)  # first: an interrupt right after the mkdir must still undo it
         os.mkdir(folder)
-    return os.open(parent, _DIR & ~os.O_NOFOLLOW)  # links above the output folder are the user's path
+    return os.open(parent, _DIR & ~_NOFOLLOW)  # links above the output folder are the user's path
 
 
 def _remove_created(created: list[str]) -> None:
@@ -532,15 +534,14 @@ def _marker(name: str) -> bytes:
     return b"netpolc staging folder for " + os.fsencode(name) + b"; the next netpolc run removes it\n"
 
 
-def _write_new(dir_fd: int, name: str, data: bytes, mode: int = 0o600) -> int:
-    """Create a file (never through a link, never over one) holding data, flushed to disk; returns nothing useful."""
-    fd = os.open(name, _NEW, mode, dir_fd=dir_fd)
+def _write_new(dir_fd: int, name: str, data: bytes) -> None:
+    """Create a file (never through a link, never over one) holding data, flushed to disk."""
+    fd = os.open(name, _NEW, 0o600, dir_fd=dir_fd)
     try:
         _write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
-    return 0
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -1020,7 +1021,7 @@ def write_file(path: Path, data: bytes) -> str | None:
             parent, name = os.path.split(link)
         else:
             parent, name = os.path.split(os.path.abspath(path))
-        parent_fd = os.open(parent, _DIR & ~os.O_NOFOLLOW)
+        parent_fd = os.open(parent, _DIR & ~_NOFOLLOW)
         try:
             try:
                 st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
@@ -1088,7 +1089,7 @@ def _unnamed(parent_fd: int) -> int | None:
     if not flag or not os.path.isdir("/proc/self/fd"):
         return None
     try:
-        return os.open(".", flag | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o666, dir_fd=parent_fd)
+        return os.open(".", flag | os.O_WRONLY | _CLOEXEC, 0o666, dir_fd=parent_fd)
     except OSError:
         return None
 
