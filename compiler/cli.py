@@ -134,6 +134,16 @@ PolicyDirs = Annotated[
     Optional[list[str]],
     typer.Option("--policies", help="NetworkPolicy YAML files or folders to evaluate too, or - for standard input (repeatable; other kinds are skipped).", metavar="DIR"),
 ]
+Cluster = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--cluster",
+        help="Answer over real pods: the output of `kubectl get namespaces,pods -A -o yaml` (or -o json), or workload manifests "
+        "(`helm template`, `kustomize build`: one pod per Deployment, StatefulSet, DaemonSet, Job...); - for standard input; repeatable.",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
 Namespace = Annotated[
     Optional[str],
     typer.Option("--namespace", "-n", help="Namespace for YAML objects without metadata.namespace, as with `kubectl apply -n`; an object of another namespace is an error.", metavar="NAME", show_default=False),
@@ -147,6 +157,7 @@ def test_command(
     fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
     strict: Strict = False,
     namespace: Namespace = None,
+    cluster: Cluster = None,
 ) -> None:
     """Compile, then check every `expect` statement against the result.
 
@@ -170,10 +181,12 @@ def test_command(
       netpolc test expectations.netpol --policies deploy/netpol/
 
       helm template . | netpolc test expectations.netpol --policies - -n shop
+
+      kubectl get namespaces,pods -A -o yaml > snapshot.yaml; netpolc test policies/ --cluster snapshot.yaml
     """
     from .commands import test as command
 
-    _finish(command.run, paths, list(policies or []), fmt, strict, namespace=namespace)
+    _finish(command.run, paths, list(policies or []), fmt, strict, namespace=namespace, cluster=list(cluster or []))
 
 
 @app.command("explain")
@@ -182,6 +195,7 @@ def explain_command(
     policies: PolicyDirs = None,
     namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace the flow's selectors are relative to (default: the only one); also the namespace of YAML objects that name none.", metavar="NAME")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    cluster: Cluster = None,
 ) -> None:
     """Can SOURCE reach DESTINATION on PORT, and why: the verdict and the chain.
 
@@ -190,7 +204,8 @@ def explain_command(
     the destination) it says whether the pod is isolated and by which policy,
     and which rule of which policy allows the flow, with its intent line.
     Ending the flow with `allowed` or `denied` makes the exit code 1 when that
-    verdict does not hold.
+    verdict does not hold. With --cluster, the flow's selectors pick real pods
+    and workloads, and the pods judged are listed.
 
     Examples:
 
@@ -199,10 +214,12 @@ def explain_command(
       netpolc explain --policies deploy/netpol/ 'app=web -> 10.0.0.0/8:5432' -n shop
 
       netpolc explain shop.netpol 'app=web -> k8s-app=kube-dns in namespace kube-system:53/udp'
+
+      netpolc explain policies/ --cluster snapshot.yaml -n shop 'app=cart -> app=db:5432'
     """
     from .commands import explain as command
 
-    _finish(command.run, arguments, list(policies or []), namespace, fmt)
+    _finish(command.run, arguments, list(policies or []), namespace, fmt, cluster=list(cluster or []))
 
 
 @app.command("diff")
@@ -211,6 +228,8 @@ def diff_command(
     fmt: Annotated[str, typer.Option("--format", help="text, json or markdown (for a pull-request comment).")] = "text",
     fail_on_closed: Annotated[bool, typer.Option("--fail-on-closed", help="Exit 1 when the change closes any flow.")] = False,
     namespace: Namespace = None,
+    cluster: Cluster = None,
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="With REV..REV: a path that exists at one revision only is compared against no policies at the other (otherwise exit 2).")] = False,
 ) -> None:
     """The flows a change opens and closes, computed by the engine (not a text diff).
 
@@ -231,10 +250,12 @@ def diff_command(
       netpolc diff --format markdown main..HEAD policies/ > comment.md
 
       helm template . | netpolc diff -n shop deploy/netpol/ -
+
+      netpolc diff main..HEAD policies/ --cluster snapshot.yaml
     """
     from .commands import diff as command
 
-    _finish(command.run, arguments, fmt, fail_on_closed, namespace=namespace)
+    _finish(command.run, arguments, fmt, fail_on_closed, namespace=namespace, cluster=list(cluster or []), allow_missing=allow_missing)
 
 
 @app.command("graph")
@@ -244,6 +265,7 @@ def graph_command(
     fmt: Annotated[str, typer.Option("--format", help="dot (Graphviz), mermaid, or svg (needs Graphviz's `dot` program).")] = "dot",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of standard output.", metavar="FILE")] = None,
     namespace: Namespace = None,
+    cluster: Cluster = None,
 ) -> None:
     """Draw the allowed flows between pod groups and address blocks.
 
@@ -259,10 +281,12 @@ def graph_command(
       netpolc graph --format mermaid examples/storefront > storefront.mmd
 
       netpolc graph --format svg examples/storefront -o storefront.svg
+
+      kustomize build overlays/prod | netpolc graph policies/ --cluster -
     """
     from .commands import graph as command
 
-    _finish(command.run, list(paths or []), list(policies or []), fmt, output, namespace=namespace)
+    _finish(command.run, list(paths or []), list(policies or []), fmt, output, namespace=namespace, cluster=list(cluster or []))
 
 
 @app.command("lsp")

@@ -35,18 +35,18 @@ class Diff:
     changes: list[Change]
 
     def rows(self, kind: str) -> list[dict]:
-        """One row per (source group, destination group): the ports opened or closed between them."""
+        """One row per (source group, destination group): the ports opened or closed between them (pods of one workload are one group)."""
         out = []
         for change in self.changes:
             atoms = change.opened if kind == "opened" else change.closed
             if atoms:
-                out.append(
-                    {
-                        "source": name(change.source, self.scene.universe),
-                        "destination": name(change.destination, self.scene.universe),
-                        "ports": self.scene.describe_atoms(self.new, atoms),
-                    }
-                )
+                row = {
+                    "source": name(change.source, self.scene.universe),
+                    "destination": name(change.destination, self.scene.universe),
+                    "ports": self.scene.describe_atoms(self.new, atoms),
+                }
+                if row not in out:
+                    out.append(row)
         return out
 
     def grouped(self, kind: str) -> list[tuple[list[str], list[str], str]]:
@@ -64,8 +64,8 @@ class Diff:
             else:
                 merged.append((sources, [destination], atoms))
         merged += [([source], destinations, atoms) for (_, atoms), (source, *destinations) in by_source.items()]
-        out = [(self.names(sources), self.names(destinations), self.scene.describe_atoms(self.new, atoms)) for sources, destinations, atoms in merged]
-        return sorted(out, key=lambda g: (g[1][0], g[0][0], g[2]))
+        out = {(tuple(self.names(sources)), tuple(self.names(destinations)), self.scene.describe_atoms(self.new, atoms)) for sources, destinations, atoms in merged}
+        return [(list(a), list(b), ports) for a, b, ports in sorted(out, key=lambda g: (g[1][0], g[0][0], g[2]))]
 
     def names(self, endpoints: list[engine.Endpoint]) -> list[str]:
         """Names for a set of endpoints: `anything` for all of them, near-miss pods folded into their namespace's other pods."""
@@ -86,7 +86,7 @@ class Diff:
             if near_miss and (endpoint.namespace, True) in present:
                 continue  # "app=(other)" adds nothing to "(other pods)" of the same namespace
             shown.append(name(endpoint, universe))
-        return shown
+        return list(dict.fromkeys(shown))  # pods of one workload read as one
 
 
 def platform_peers() -> list[tuple[str, ir.Peer]]:

@@ -361,16 +361,16 @@ def unmatched(outcomes: list[Outcome], policy_sets: list[engine.PolicySet]) -> l
             continue
         for peer in (expect.source, expect.destination):
             term = _unknown_term(peer, vocabulary)
-            if term is not None:
-                close = _close_to(term, vocabulary)
+            close = _close_to(term, vocabulary) if term is not None else None
+            if close is not None:  # unnamed and one letter from a named label: a typo (a workload no policy names is fine)
+                written = f"{term[0]}={term[1]}" if term[1] is not None else term[0]
                 out.append(
                     Diagnostic(
                         "NP707",
                         expect.origin.user_span,
-                        f"`{expect.origin.text}` speaks of `{term[0]}={term[1]}`, which no policy or intent names: it holds or fails about pods nothing governs"
-                        if term[1] is not None
-                        else f"`{expect.origin.text}` speaks of label `{term[0]}`, which no policy or intent names",
-                        (f"did you mean `{close}`? " if close else "") + "check the spelling; an expectation about a typo passes silently",
+                        f"`{expect.origin.text}` speaks of `{written}`, which no policy or intent names, but `{close}` is named: "
+                        "an expectation about a typo holds or fails about pods nothing governs",
+                        f"did you mean `{close}`?",
                     )
                 )
                 break
@@ -427,10 +427,10 @@ def _close_to(term: tuple[str, str | None], vocabulary: set) -> str | None:
     key, value = term
     if value is None:
         keys = sorted({k for k, v in vocabulary if v is None})
-        close = difflib.get_close_matches(key, keys, n=1)
+        close = difflib.get_close_matches(key, keys, n=1, cutoff=0.8)
         return close[0] if close else None
-    candidates = sorted(f"{k}={v}" for k, v in vocabulary if v is not None)
-    close = difflib.get_close_matches(f"{key}={value}", candidates, n=1)
+    candidates = sorted(f"{k}={v}" for k, v in vocabulary if v is not None and k == key)  # same key, another value
+    close = difflib.get_close_matches(f"{key}={value}", candidates, n=1, cutoff=0.8)
     return close[0] if close else None
 
 

@@ -156,8 +156,10 @@ class _Builder:
             return self.add(Node(f"ip:{endpoint}", str(endpoint), None, "address"))
         synthetic = endpoint.namespace.startswith("netpolc")
         label = pod_part(endpoint) if not synthetic else f"{namespace_name(endpoint.namespace, self.universe)}/{pod_part(endpoint)}"
+        if endpoint.workload:  # a real pod: one node per workload (its pods share labels, so they share edges)
+            label = endpoint.workload
         node = Node(
-            f"pod:{endpoint.namespace}/{endpoint.name}",
+            f"pod:{endpoint.namespace}/{endpoint.workload or endpoint.name}",
             label,
             None if synthetic else endpoint.namespace,
             "pod",

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from compiler.cli import main as cli_main
-from compiler.targets import Api, Feature, list_targets
+from compiler.targets import Api, list_targets
 from conftest import REPO, run_cli
 
 RANGES = "namespace shop\ndeny ingress\nallow app=web to app=api:8000-8010\n"

@@ -111,8 +111,13 @@ def test_diff_between_git_revisions(tmp_path, monkeypatch):
     (repo / "extra" / "x.netpol").write_text("namespace x\ndeny ingress for app=x\nallow app=y to app=x:80\n")
     _git(repo, "add", ".")
     _git(repo, "commit", "-qm", "extra")
-    code, data = diff_rows("main~1..main", "extra/")
+    missing = run_cli("diff", "main~1..main", "extra/")
+    assert missing.code == 2 and "extra/: exists at main but not at main~1; add --allow-missing" in missing.err
+    code, data = diff_rows("main~1..main", "extra/", "--allow-missing")
     assert code == 0 and data["opened"] == [] and data["closed"]
+    # A path at neither revision is a typo, never "no flow changes".
+    typo = run_cli("diff", "main~1..main", "polices/")
+    assert typo.code == 2 and "polices/: exists at neither main~1 nor main" in typo.err
 
 
 def test_diff_outside_git_is_a_usage_error(tmp_path, monkeypatch):

@@ -15,7 +15,10 @@ from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, check_namespace,
 FORMATS = ("text", "json", "markdown")
 
 
-def run(arguments: list[str], fmt: str = "text", fail_on_closed: bool = False, namespace: str | None = None) -> int:
+def run(
+    arguments: list[str], fmt: str = "text", fail_on_closed: bool = False, namespace: str | None = None,
+    cluster: list[str] = (), allow_missing: bool = False,
+) -> int:
     from ..manifests import STDIN
     from ..render import render
 
@@ -29,6 +32,7 @@ def run(arguments: list[str], fmt: str = "text", fail_on_closed: bool = False, n
         if STDIN in paths:
             raise UsageError("a revision range compares paths of the repository; standard input (-) is not one: compare a folder with it instead (netpolc diff OLD -)")
         with _git_tree(old_rev, paths) as old_root, _git_tree(new_rev, paths) as new_root:
+            _check_present(paths, (old_rev, old_root), (new_rev, new_root), allow_missing)
             old = _side(old_root, paths, f"{old_rev}", namespace)
             new = _side(new_root, paths, f"{new_rev}", namespace)
         labels = (old_rev, new_rev)
@@ -37,6 +41,8 @@ def run(arguments: list[str], fmt: str = "text", fail_on_closed: bool = False, n
             raise UsageError("give exactly two files or folders: netpolc diff OLD NEW")
         if arguments == [STDIN, STDIN]:
             raise UsageError("standard input (-) can be one side only: netpolc diff OLD - (or - NEW)")
+        if STDIN in arguments and STDIN in cluster:
+            raise UsageError("standard input can be read once: give a side or --cluster as -, not both")
         old = _side(None, [arguments[0]], arguments[0], namespace)
         new = _side(None, [arguments[1]], arguments[1], namespace)
         labels = tuple("<stdin>" if a == STDIN else a for a in arguments)
@@ -48,9 +54,10 @@ def run(arguments: list[str], fmt: str = "text", fail_on_closed: bool = False, n
     if warnings:
         sys.stderr.write(render(warnings, "text", {**old.files, **new.files}))
 
+    snapshot = _snapshot(cluster, namespace)
     from ..diff import diff
 
-    result = diff(old.policies, new.policies, old.context + new.context)
+    result = diff(old.policies, new.policies, old.context + new.context, snapshot)
     opened, closed = result.rows("opened"), result.rows("closed")
     if fmt == "json":
         document = {"old": labels[0], "new": labels[1], "opened": opened, "closed": closed}
@@ -95,6 +102,37 @@ def _markdown(result, labels) -> str:
 
 
 # ---------------------------------------------------------------- sides
+
+
+def _snapshot(cluster: list[str], namespace: str | None):
+    """The --cluster pods both sides are compared over (read once), or None; its errors stop the command."""
+    if not cluster:
+        return None
+    from ..render import render
+    from ..snapshot import SnapshotError, read_snapshot
+
+    try:
+        snapshot = read_snapshot(cluster, namespace)
+    except SnapshotError as err:
+        raise UsageError(str(err)) from None
+    if snapshot.diagnostics:
+        sys.stderr.write(render(snapshot.diagnostics, "text", snapshot.files))
+    if any(d.is_error for d in snapshot.diagnostics):
+        raise SystemExit(exit_code(snapshot.diagnostics, False))
+    return snapshot
+
+
+def _check_present(paths: list[str], old: tuple[str, Path], new: tuple[str, Path], allow_missing: bool) -> None:
+    """A path at neither revision is a typo (exit 2, never "no changes"); at one only, a comparison with nothing on request."""
+    for path in paths:
+        at_old, at_new = (old[1] / path).exists(), (new[1] / path).exists()
+        if not at_old and not at_new:
+            raise UsageError(f"{path}: exists at neither {old[0]} nor {new[0]}; check the path (it is relative to the working folder)")
+        if not (at_old and at_new) and not allow_missing:
+            missing, present = (old[0], new[0]) if not at_old else (new[0], old[0])
+            raise UsageError(
+                f"{path}: exists at {present} but not at {missing}; add --allow-missing to compare it against no policies at {missing}"
+            )
 
 
 def _side(root: Path | None, paths: list[str], label: str, namespace: str | None = None):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
+from .. import ir
 from . import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, check_format, exit_code, workspace
 
 FORMATS = ("text", "json")
 MAX_FLOWS = 64  # endpoint pairs looked at when a query's peers stand for many groups
 
 
-def run(arguments: list[str], policies: list[str] | None = None, namespace: str | None = None, fmt: str = "text") -> int:
+def run(arguments: list[str], policies: list[str] | None = None, namespace: str | None = None, fmt: str = "text", cluster: list[str] = ()) -> int:
     from .. import engine
     from ..expect import DENIED, chain_lines, check, flow_dict, port_text, scene_for
     from ..flows import name
@@ -25,7 +26,7 @@ def run(arguments: list[str], policies: list[str] | None = None, namespace: str 
     if not paths and not policies:
         raise UsageError("nothing to explain against: pass .netpol files or folders, or --policies DIR")
     # -n is the flow's namespace and where YAML without one goes; objects of other namespaces are read as written.
-    space = workspace(paths, policies, namespace, match_namespace=False)
+    space = workspace(paths, policies, namespace, match_namespace=False, cluster=cluster)
     if not space.ok:
         sys.stderr.write(render(space.diagnostics, "text", space.files))
         return exit_code(space.diagnostics, False)
@@ -39,9 +40,20 @@ def run(arguments: list[str], policies: list[str] | None = None, namespace: str 
     if expect is None:
         sys.stderr.write(render(found, "text", {QUERY_FILE: shown}))
         return EXIT_USAGE
+    if not space.mentions(namespace):
+        from ..diagnostics import Diagnostic
+
+        listed = ", ".join(namespaces) if namespaces else "none"
+        unknown = Diagnostic(
+            "NP710",
+            expect.origin.span,
+            f"namespace {namespace} is not mentioned by any policy, intent or snapshot here: the answer is about a namespace that may not exist",
+            f"check -n (namespaces here: {listed})",
+        )
+        sys.stderr.write(render([unknown], "text", {QUERY_FILE: shown}))
 
     with engine.paused_gc():
-        scene = scene_for([space.policies, *space.context], [expect])
+        scene = scene_for([space.policies, *space.context], [expect], space.snapshot)
         outcome = check(scene, space.policies, expect)
         pairs = _pairs(scene, expect)
         port = expect.port
@@ -61,13 +73,20 @@ def run(arguments: list[str], policies: list[str] | None = None, namespace: str 
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         out = [f"{query} (in namespace {namespace}): {outcome.actual}"]
+        if outcome.vacuous:
+            out += _nobody(scene, expect)
+
+        def pod_text(endpoint) -> str:  # a real pod: its workload and, when the workload has several, its own name
+            shown = name(endpoint, scene.universe)
+            return f"{shown} (pod {endpoint.name})" if getattr(endpoint, "workload", "") and endpoint.name != endpoint.workload else shown
+
         for members in groups.values():
             first = members[0]
             verdict_word = "allowed" if first.allowed else "denied"
             out.append("")
-            out.append(f"{name(first.source, scene.universe)} -> {name(first.destination, scene.universe)} on {port_text(port, first)}: {verdict_word}")
+            out.append(f"{pod_text(first.source)} -> {pod_text(first.destination)} on {port_text(port, first)}: {verdict_word}")
             for other in members[1:4]:
-                out.append(f"  same for {name(other.source, scene.universe)} -> {name(other.destination, scene.universe)}")
+                out.append(f"  same for {pod_text(other.source)} -> {pod_text(other.destination)}")
             if len(members) > 4:
                 out.append(f"  same for {len(members) - 4} more flows")
             for line in chain_lines(first, scene.universe, port_text(port, first)):
@@ -81,6 +100,34 @@ def run(arguments: list[str], policies: list[str] | None = None, namespace: str 
     if written in ("allowed", DENIED) and not outcome.passed:
         return EXIT_FINDINGS  # the query stated a verdict and it does not hold
     return EXIT_OK
+
+
+def _nobody(scene, expect) -> list[str]:
+    """Why a side of the query stands for nothing: no such pod, or only host-network pods (never selected by a policy)."""
+    lines = []
+    for side, peer in (("source", expect.source), ("destination", expect.destination)):
+        if scene.members(peer, expect.namespace):
+            continue
+        matching = []
+        if isinstance(peer, ir.Pods):
+            ref = peer.namespace
+            for pod in scene.universe.pods:
+                if not pod.host_network or not peer.selector.matches(pod.labels):
+                    continue
+                labels = scene.universe.namespace(pod.namespace).labels
+                in_scope = {
+                    "named": lambda: pod.namespace == (ref.name or expect.namespace),
+                    "labelled": lambda: ref.selector.matches(labels),
+                    "all": lambda: True,
+                }[ref.kind]()
+                if in_scope:
+                    matching.append(pod)
+        if matching:
+            listed = ", ".join(f"{p.namespace}/{p.name}" for p in matching[:4]) + (f" and {len(matching) - 4} more" if len(matching) > 4 else "")
+            lines.append(f"  the {side} matches only host-network pods ({listed}): no policy selects them, their traffic is the node's")
+        else:
+            lines.append(f"  the {side} matches no pod" + (" of the snapshot" if scene.snapshot is not None else ""))
+    return lines
 
 
 def _pairs(scene, expect) -> list[tuple]:

@@ -12,7 +12,10 @@ from . import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, check_format, exit
 FORMATS = ("dot", "mermaid", "svg")
 
 
-def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", output: Path | None = None, namespace: str | None = None) -> int:
+def run(
+    paths: list[str], policies: list[str] | None = None, fmt: str = "dot", output: Path | None = None, namespace: str | None = None,
+    cluster: list[str] = (),
+) -> int:
     from ..graph import build, to_dot, to_mermaid
     from ..render import render
 
@@ -27,11 +30,11 @@ def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", o
             "--format dot or --format mermaid need nothing\n"
         )
         return EXIT_USAGE
-    space = workspace(paths, policies, namespace)
+    space = workspace(paths, policies, namespace, cluster=cluster)
     if not space.ok:
         sys.stderr.write(render(space.diagnostics, "text", space.files))
         return exit_code(space.diagnostics, False)
-    graph = build(space.policies, space.context)
+    graph = build(space.policies, space.context, space.snapshot)
     if fmt == "mermaid":
         data = to_mermaid(graph).encode("utf-8")
     else:
