@@ -145,7 +145,11 @@ class _Builder:
 
     def node_namespace(self, namespace: str) -> str:
         label = "every pod" if not namespace.startswith("netpolc") else f"pods of {namespace_name(namespace, self.universe)}"
-        return self.add(Node(f"ns:{namespace}", label, None if namespace.startswith("netpolc") else namespace, "namespace"))
+        pods = [p for p in self.universe.pods if p.namespace == namespace and not p.host_network]
+        # The whole namespace is drawn as isolated when every pod of it is (a `deny all` namespace).
+        ingress = bool(pods) and all(self.restricted(p, engine.INGRESS) for p in pods)
+        egress = bool(pods) and all(self.restricted(p, engine.EGRESS) for p in pods)
+        return self.add(Node(f"ns:{namespace}", label, None if namespace.startswith("netpolc") else namespace, "namespace", ingress, egress))
 
     def node_family(self, family: int) -> str:
         cidr = "0.0.0.0/0" if family == 4 else "::/0"
@@ -163,10 +167,18 @@ class _Builder:
             label,
             None if synthetic else endpoint.namespace,
             "pod",
-            self.reach.side(endpoint, engine.INGRESS) is not None,
-            self.reach.side(endpoint, engine.EGRESS) is not None,
+            self.restricted(endpoint, engine.INGRESS),
+            self.restricted(endpoint, engine.EGRESS),
         )
         return self.add(node)
+
+    def restricted(self, pod: engine.Pod, direction: str) -> bool:
+        """Something is denied on this side: NetworkPolicy isolation, or a cluster rule that denies (an accept alone restricts nothing)."""
+        side = self.reach.side(pod, direction)
+        if side is None:
+            return False
+        full = self.scene.index.full
+        return any(mask != full for mask in side.base.values()) or any(mask != full for mask in side.extra.values())
 
     def add_groups(self) -> None:
         """Every pod group the policies name is a node, with or without edges: isolation shows even when nothing is allowed."""
@@ -247,8 +259,10 @@ def _dot_node(node: Node) -> str:
     style = STYLE[node.kind]
     if node.kind == "pod":
         style += f', fillcolor="{ISOLATED_FILL if node.isolated else OPEN_FILL}"'
-        if node.isolated:
-            style += ', color="#b91c1c", penwidth=2'
+    elif node.kind == "namespace" and node.isolated:  # every pod of a `deny all` namespace
+        style = style.replace('style="rounded,dashed"', 'style="rounded,dashed,filled"') + f', fillcolor="{ISOLATED_FILL}"'
+    if node.isolated:
+        style += ', color="#b91c1c", penwidth=2'
     return f"[label={_quote(_node_label(node))}, {style}]"
 
 
@@ -261,7 +275,7 @@ def to_mermaid(graph: Graph) -> str:
 
     def node_line(node: Node) -> str:
         shape = ("([", "])") if node.kind in ("address", "anything") else ("[", "]")
-        css = "isolated" if node.kind == "pod" and node.isolated else ("open" if node.kind == "pod" else node.kind)
+        css = "isolated" if node.kind in ("pod", "namespace") and node.isolated else ("open" if node.kind == "pod" else node.kind)
         return f'{ids[node.id]}{shape[0]}"{text(_node_label(node))}"{shape[1]}:::{css}'
 
     lines = ["flowchart LR"]
