@@ -232,3 +232,22 @@ def test_caret_line_counts_only_newlines_as_line_ends(write):
     root = write({"a.netpol": "namespace prod\n# a form feed \x0c here\nallow app=web to app=db:0\n"})
     run = run_cli("check", str(root))
     assert ":3:25: error[NP306]" in run.out and " 3 | allow app=web to app=db:0" in run.out
+
+
+def test_version_is_printed_and_matches_sarif():
+    import json
+
+    from compiler import __version__
+
+    for flag in ("--version", "-V"):
+        run = run_cli(flag)
+        assert run.code == 0 and run.out == f"netpolc {__version__}\n"
+    sarif = json.loads(run_cli("check", "--format", "sarif", "examples/three-tier").out)
+    assert sarif["runs"][0]["tool"]["driver"]["version"] == __version__
+
+
+def test_wrote_one_policy_is_singular(tmp_path):
+    source = tmp_path / "one.netpol"
+    source.write_text("namespace a\ndeny all\n")
+    run = run_cli("compile", str(source), "-o", str(tmp_path / "out"))
+    assert "wrote 1 policy to" in run.err

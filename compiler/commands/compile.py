@@ -48,7 +48,7 @@ def run(
     counts = {kind: sum(c.kind == kind for c in written.changes) for kind in ("added", "changed", "removed")}
     into = f" (into {written.into}, the folder it links to)" if written.into else ""
     sys.stderr.write(
-        f"wrote {len(files)} policies to {output.as_posix()}{into} "
+        f"wrote {len(files)} {'policy' if len(files) == 1 else 'policies'} to {output.as_posix()}{into} "
         f"({counts['added']} added, {counts['changed']} changed, {counts['removed']} removed)\n"
     )
     return EXIT_OK
