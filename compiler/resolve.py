@@ -19,6 +19,7 @@ from .diagnostics import Diagnostic
 from .ir import Origin
 from .paths import shipped_dir
 from .source import SourceFile, Span, UnreadableSource, decode_source, read_bounded, read_source
+from .values import shown
 
 SUFFIX = ".netpol"
 
@@ -86,7 +87,18 @@ def folder_entries(folder: Path) -> list[Input]:
     walked is skipped; a sub-folder that cannot be listed is refused (NP103).
     """
     root = folder.resolve()
-    outside = ("NP203", f"symlink to a place outside the folder {display_name(folder) or '.'}", "netpolc reads only what is inside the folders it is given: copy the file into the folder, or pass the target itself as an input")
+
+    def outside(link: Path) -> tuple[str, str, str]:
+        try:
+            written = f" `{shown(os.readlink(link), 80)}`"
+        except OSError:
+            written = ""
+        return (
+            "NP203",
+            f"symlink to{written} leads out of the folder {display_name(folder) or '.'}",
+            "netpolc reads only what is inside the folders it is given: move the file into the folder, or pass the target itself as an input",
+        )
+
     entries: list[tuple[Path, tuple]] = []
     seen = {root}
     pending = [folder]
@@ -112,7 +124,7 @@ def folder_entries(folder: Path) -> list[Input]:
                 continue
             target = path.resolve() if is_link or is_dir else path
             if is_link and not target.is_relative_to(root):
-                entries.append((path, outside))
+                entries.append((path, outside(path)))
             elif not is_dir:
                 entries.append((path, ()))
             elif target not in seen:  # a link back up the tree is walked once
@@ -306,9 +318,14 @@ class _Walk:
                     )
                 )
                 return
-            if not target.exists():  # a folder, FIFO or device is refused when it is read (NP103)
+            if not target.exists() or target.is_dir():  # a FIFO or a device is refused when it is read (NP103)
                 self.diagnostics.append(
-                    Diagnostic("NP202", statement.module.span, f'no file "{statement.module.text}" next to this file', "check the path; it is relative to the file that uses it")
+                    Diagnostic(
+                        "NP202",
+                        statement.module.span,
+                        f'"{statement.module.text}" is a folder, not a file' if target.is_dir() else f'no file "{statement.module.text}" next to this file',
+                        "`use` pulls in one .netpol file: name it" if target.is_dir() else "check the path; it is relative to the file that uses it",
+                    )
                 )
                 return
             # A project file is the user's own text: its statements keep their own positions.
