@@ -35,7 +35,7 @@ class _Lowering:
             self.error(
                 "NP300",
                 word.span,
-                f"{quoted(text, 80)} is not a valid namespace name",
+                f"{quoted(text, 64)} is not a valid namespace name",
                 f"a namespace name is at most 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit (DNS-1123 label), e.g. `{suggestion}`",
             )
             return False
@@ -48,13 +48,13 @@ class _Lowering:
         if "/" in text and not prefix:
             problem = "the prefix before '/' is empty"
         elif prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
-            problem = f"the prefix {quoted(prefix, 80)} is not a DNS subdomain (lowercase letters, digits, '-' and '.')"
+            problem = f"the prefix {quoted(prefix, 64)} is not a DNS subdomain (lowercase letters, digits, '-' and '.')"
         elif len(name) > 63:
             problem = f"the name part is {len(name)} characters, more than 63"
         elif not LABEL_NAME.match(name):
             problem = "the name part must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
         if problem:
-            self.error("NP301", word.span, f"{quoted(text, 80)} is not a valid label key: {problem}", "label keys look like `app` or `app.kubernetes.io/name`")
+            self.error("NP301", word.span, f"{quoted(text, 64)} is not a valid label key: {problem}", "label keys look like `app` or `app.kubernetes.io/name`")
             return False
         return True
 
@@ -64,7 +64,7 @@ class _Lowering:
             self.error(
                 "NP302",
                 word.span,
-                f"{quoted(text, 80)} is not a valid label value",
+                f"{quoted(text, 64)} is not a valid label value",
                 "a label value is at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
             )
             return False
