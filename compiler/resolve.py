@@ -4,7 +4,8 @@ Rules: a program is every input file plus what they `use`. A file that another i
 file uses is a module, not a root. `use NAME` reads `stdlib/NAME.netpol`; `use "path"`
 reads a file relative to the using file, which must stay inside the project folder (the
 folder given on the command line, or the folder of a file given). Statements of a used
-module land in the namespace of the `use` line until the module names its own.
+module land in the namespace of the `use` line until the module names its own. A folder
+input follows the same rule: a symlink in it that leads out of it is refused (NP203).
 """
 
 from __future__ import annotations
