@@ -169,7 +169,10 @@ def source_span(policy: engine.Policy):
     """The `file:line` a policy came from (its netpolc.io/source annotation, or its YAML document) as a Span."""
     from .source import Span
 
+    from .values import decimal
+
     file, _, line = policy.source.rpartition(":")
-    if not file or not line.isdigit():
+    number = decimal(line)  # an annotation is anyone's text: bounded, ASCII digits only
+    if not file or number is None or not 0 < number < 10**9:
         return None
-    return Span(file, int(line), 1, int(line), 1)
+    return Span(file, number, 1, number, 1)

@@ -99,6 +99,42 @@ def test_yaml_port_values_are_bounded_and_checked(tmp_path, rule, words):
     assert_short_output(run, longest=400)
 
 
+@pytest.mark.parametrize(
+    "option",
+    [["--expand-port-ranges", "²"], ["--expand-port-ranges", "9" * 5000], ["--named-port", "metrics=²"],
+     ["--named-port", "metrics=" + "9" * 5000], ["--cni", "calico@" + "9" * 5000]],
+    ids=["expand-superscript", "expand-huge", "named-superscript", "named-huge", "cni-version-huge"],
+)
+def test_numbers_on_the_command_line_are_usage_errors(write, option):
+    root = write({"a.netpol": PROGRAM.format(ports="80")})
+    run = run_cli("check", str(root), "--cni", "calico", *option)
+    assert run.code == 2 and run.err.startswith(f"netpolc: {option[0]} "), run.err
+    assert_short_output(run, longest=400)
+
+
+def test_a_cni_version_of_5000_digits_in_the_config_is_NP803(write, monkeypatch):
+    root = write({"a.netpol": PROGRAM.format(ports="80"), "netpolc.toml": f'cni = ["calico@{"9" * 5000}"]\n', ".git/HEAD": ""})
+    monkeypatch.chdir(root)
+    run = run_cli("check", "a.netpol")
+    assert run.code == 1
+    assert "netpolc.toml:1:8: error[NP803]: `cni`: malformed version `99999999999999999999…`" in run.out
+    assert_short_output(run)
+
+
+def test_a_source_annotation_with_a_huge_line_number_is_not_a_position(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.netpol").write_text("namespace shop\nexpect app=a -> app=b:80 allowed\n")
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        f"metadata: {{name: p, namespace: shop, annotations: {{netpolc.io/source: 'x.netpol:{HUGE}'}}}}\n"
+        "spec: {podSelector: {}, policyTypes: [Ingress]}\n"
+    )
+    run = run_cli("test", "x.netpol", "--policies", "p.yaml")
+    assert run.code == 1
+    assert "x.netpol:2:1: error[NP700]: `expect app=a -> app=b:80 allowed` does not hold" in run.out + run.err
+    assert "Traceback" not in run.err and "internal error" not in run.err
+
+
 # ---------------------------------------------------------------- addresses
 
 
