@@ -79,8 +79,8 @@ def expand_inputs(arguments: list[str]) -> list[Input]:
     return list(found.values())
 
 
-def folder_entries(folder: Path) -> list[Input]:
-    """The .netpol files under a folder (hidden entries skipped), sorted; the folder is their root.
+def folder_entries(folder: Path, suffixes: tuple[str, ...] = (SUFFIX,)) -> list[Input]:
+    """The files under a folder whose names end with `suffixes` (hidden entries skipped), sorted; the folder is their root.
 
     The walk stays inside the folder, by the rule `use` follows (NP203): a symlinked
     file or sub-folder that leads out of it is refused at its own path, one that stays
@@ -121,7 +121,7 @@ def folder_entries(folder: Path) -> list[Input]:
                 is_dir, is_link = child.is_dir(), child.is_symlink()
             except OSError:
                 continue
-            if not is_dir and not child.name.endswith(SUFFIX):
+            if not is_dir and not child.name.endswith(suffixes):
                 continue
             target = path.resolve() if is_link or is_dir else path
             if is_link and not target.is_relative_to(root):
