@@ -307,3 +307,40 @@ def test_ten_thousand_ports_in_a_manifest_are_a_few_atoms_in_graph_and_explain(t
     assert graph.code == 0 and len(edges) == 1 and edges[0].endswith('[label="1-10000"];')
     outside = run_cli("explain", "--policies", str(path), "-n", "shop", "app=web -> app=db:10001 denied")
     assert outside.code == 0, outside.out
+
+
+def test_thousands_of_ports_that_do_not_merge_are_handled_each_once(write):
+    """Every other number cannot merge: 3,000 atoms, each described once (a set per atom made this quadratic)."""
+    old = write({"a.netpol": PROGRAM.format(ports="80")}, root=write({}) / "old")
+    new = write({"a.netpol": PROGRAM.format(ports=",".join(str(n) for n in range(1, 6000, 2)))}, root=old.parent / "new")
+    diff = run_cli("diff", str(old), str(new))
+    assert diff.code == 0, diff.err
+    opened = diff.out.split("Opened: ", 1)[1]
+    assert "shop/app=web -> shop/app=db: 1,3,5,7," in opened and ",5997,5999\n" in opened and "6001" not in opened
+
+
+def test_thousands_of_named_ports_resolve_by_lookup(write):
+    root = write({"a.netpol": PROGRAM.format(ports=",".join(f"p{n}" for n in range(1, 3001)))})
+    allowed = run_cli("explain", str(root), "app=web -> app=db:p2999 allowed")
+    assert allowed.code == 0, allowed.out
+    denied = run_cli("explain", str(root), "app=web -> app=db:p3001 denied")
+    assert denied.code == 0, denied.out
+    graph = run_cli("graph", str(root))
+    assert graph.code == 0 and sum("->" in line for line in graph.out.splitlines()) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sets(st.tuples(st.text("abc", min_size=1, max_size=3), st.sampled_from(engine.PROTOCOLS)), max_size=10),
+    st.lists(st.builds(lambda p, low, width: engine.PortRule(p, low, low + width if width else None),
+                       st.sampled_from(engine.PROTOCOLS), st.integers(39990, 40040), st.integers(0, 15)), max_size=10),
+)
+def test_synthetic_container_ports_avoid_every_numeric_rule(names, numeric):
+    """Named ports get numbers no numeric rule of their protocol covers, so names and numbers stay apart."""
+    from compiler.engine.universe import _synthetic_ports
+
+    ports = _synthetic_ports(names, numeric)
+    assert sorted((p.name, p.protocol) for p in ports) == sorted(names)
+    assert [p.number for p in ports] == sorted({p.number for p in ports})  # distinct, increasing
+    for port in ports:
+        assert not any(r.matches(port.number, port.protocol, None) for r in numeric), (port, numeric)

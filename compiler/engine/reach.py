@@ -277,7 +277,8 @@ class Reach:
             return None
         # Only policies that speak about this direction decide it: pods that differ elsewhere still share a class.
         selected = tuple(p for p in selected if direction in p.isolates or p.rules(direction))
-        key = (direction, tuple(id(p) for p in selected), pod.ports if direction == INGRESS else ())
+        # The pod's ports by identity (pods share their tuple; hashing 10,000 named ports per call was the cost).
+        key = (direction, tuple(id(p) for p in selected), id(pod.ports) if direction == INGRESS else 0)
         cached = self._class_cache.get(key)
         if cached is not None:
             return cached

@@ -164,10 +164,10 @@ def merge_ports(ports: tuple[PortRule, ...]) -> tuple[PortRule, ...]:
             else:
                 runs.append([low, high])
         merged[protocol] = [PortRule(protocol, low, high if high > low else None) for low, high in runs]
-    out: list[PortRule] = []
+    out: dict[PortRule, None] = {}  # ordered, and a repeat costs nothing (10,000 names on a line)
     for p in ports:  # in the order written: each protocol's ranges where its first number was
         if isinstance(p.port, int):
-            out.extend(merged.pop(p.protocol, ()))
-        elif p not in out:
-            out.append(p)
+            out.update(dict.fromkeys(merged.pop(p.protocol, ())))
+        else:
+            out[p] = None
     return tuple(out)
