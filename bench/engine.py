@@ -95,7 +95,7 @@ def main() -> int:
             resolved = timed("  parse + resolve", figures, resolve.resolve, inputs, pipeline.parse_file)
             program, _ = timed("  lower", figures, lower.lower, resolved)
             timed("  analyze", figures, analyze, program)
-            emitted = timed("  emit", figures, emit.emit, program)
+            emitted, _ = timed("  emit", figures, emit.emit, program)
             proof = timed("  prove", figures, verify.prove, program, emitted)
 
             # The engine alone (what `prove` does inside).

@@ -22,6 +22,9 @@ def analyze(program: ir.Program) -> list[Diagnostic]:
     out += _duplicates_and_covered(program)
     out += _no_effect(program)
     out += _egress_without_dns(program)
+    if program.cluster:
+        out += _shadowed_cluster_rules(program)
+        out += _allows_cut_by_admin(program)
     return out
 
 
@@ -78,6 +81,19 @@ def _covering_destinations(destination: ir.Peer):
         yield destination
 
 
+def _source_key(source: ir.Peer) -> tuple:
+    if isinstance(source, ir.Pods):
+        return ("pods", source.namespace)
+    return ("world",) if isinstance(source, ir.World) else ("block",)
+
+
+def _covering_source_keys(source: ir.Peer) -> list[tuple]:
+    """The source keys whose allows may cover this source (see peer_covers)."""
+    if isinstance(source, ir.Pods):
+        return [("pods", source.namespace), ("pods", ir.NamespaceRef("all")), ("world",)]
+    return [("world",)] if isinstance(source, ir.World) else [("block",), ("world",)]
+
+
 def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
     out = []
     allows = [i for i in program.intents if isinstance(i, ir.Allow)]
@@ -94,16 +110,20 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
                     related=((first.origin.user_span, "first stated here"),),
                 )
             )
-    by_destination: dict[ir.Peer, list[ir.Allow]] = {}
+    # Allows indexed by (destination, kind of source): only a source of the same namespace, of every
+    # namespace, or `world` can cover a pod source, so a destination shared by every namespace
+    # (CoreDNS) does not make the check quadratic.
+    by_destination: dict[tuple, list[ir.Allow]] = {}
     for intent in allows:
         if first_of[ir.intent_key(intent)] is intent:
-            by_destination.setdefault(intent.destination, []).append(intent)
+            by_destination.setdefault((intent.destination, _source_key(intent.source)), []).append(intent)
     position = {id(intent): i for i, intent in enumerate(allows)}
     for intent in allows:
         if first_of[ir.intent_key(intent)] is not intent:
             continue
+        sources = _covering_source_keys(intent.source)
         candidates = sorted(
-            (o for d in set(_covering_destinations(intent.destination)) for o in by_destination.get(d, ())),
+            (o for d in set(_covering_destinations(intent.destination)) for k in sources for o in by_destination.get((d, k), ())),
             key=lambda o: position[id(o)],
         )
         for other in candidates:
@@ -211,4 +231,91 @@ def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
                     "add `use dns` to this namespace (or `use dns-node-local` / `use dns-openshift` on those platforms)",
                 )
             )
+    return out
+
+
+# ---------------------------------------------------------------- cluster sections
+
+
+def _ports_overlap(a: tuple[ir.PortRange, ...], b: tuple[ir.PortRange, ...]) -> bool:
+    """Some port is in both (empty means every port); named ports are judged by name."""
+    if not a or not b:
+        return True
+    for x in a:
+        for y in b:
+            if x.protocol != y.protocol:
+                continue
+            if x.port is None or y.port is None or isinstance(x.port, str) or isinstance(y.port, str):
+                if x.port is None or y.port is None or x.port == y.port or isinstance(x.port, str) != isinstance(y.port, str):
+                    return True
+                continue
+            if x.port <= (y.end_port or y.port) and y.port <= (x.end_port or x.port):
+                return True
+    return False
+
+
+def _peers_overlap(a: ir.Peer, b: ir.Peer) -> bool:
+    """Some endpoint may be in both (judged from how they are written; unsure means yes)."""
+    from .tiers import may_share_pods
+
+    if isinstance(a, ir.World) or isinstance(b, ir.World):
+        return True
+    if isinstance(a, ir.Pods) and isinstance(b, ir.Pods):
+        return may_share_pods(a, b)
+    if isinstance(a, ir.Block) and isinstance(b, ir.Block):
+        return a.network().overlaps(b.network())
+    return True  # pods and addresses: a pod IP may lie in the block
+
+
+def _covers_rule(outer, inner) -> bool:
+    return (
+        peer_covers(outer.source, inner.source)
+        and peer_covers(outer.destination, inner.destination)
+        and ir.ports_contain(outer.ports, inner.ports)
+    )
+
+
+def _shadowed_cluster_rules(program: ir.Program) -> list[Diagnostic]:
+    """NP417: a rule of a section that an earlier rule of the same section always decides first."""
+    out = []
+    earlier: dict[ir.Section, list[ir.ClusterIntent]] = {}
+    for rule in program.cluster:
+        before = earlier.setdefault(rule.section, [])
+        cover = next((other for other in before if other.origin.span != rule.origin.span and _covers_rule(other, rule)), None)
+        if cover is not None:
+            out.append(
+                Diagnostic(
+                    "NP417",
+                    rule.origin.user_span,
+                    f"`{rule.origin.describe()}` never decides anything: the earlier `{cover.origin.describe()}` matches every flow it does",
+                    "in a cluster section the first matching rule decides: move this line above the wider one, or remove it",
+                    related=((cover.origin.user_span, "decides first"),),
+                )
+            )
+        before.append(rule)
+    return out
+
+
+def _allows_cut_by_admin(program: ir.Program) -> list[Diagnostic]:
+    """NP418: a namespace allow whose every flow an admin section denies first (NetworkPolicy is never asked)."""
+    admin = [rule for rule in program.cluster if rule.section.tier == ir.ADMIN]
+    admin.sort(key=lambda rule: (rule.section.priority, rule.position))
+    out = []
+    for intent in program.intents:
+        if not isinstance(intent, ir.Allow) or not isinstance(intent.source, ir.Pods):
+            continue
+        for rule in admin:
+            if not (_peers_overlap(rule.source, intent.source) and _peers_overlap(rule.destination, intent.destination) and _ports_overlap(rule.ports, intent.ports)):
+                continue  # cannot match any of the allow's flows
+            if rule.action == ir.DENY and _covers_rule(rule, intent):
+                out.append(
+                    Diagnostic(
+                        "NP418",
+                        intent.origin.user_span,
+                        f"this allow never lets anything through: `{rule.origin.describe()}` in `{rule.section}` denies all of it first",
+                        "the admin tier decides before namespace policies: remove this line, or make the admin section `pass` these flows",
+                        related=((rule.origin.user_span, "denies it first"),),
+                    )
+                )
+            break  # the first admin rule that may match decides (some of) it: past here nothing is certain
     return out

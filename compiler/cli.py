@@ -24,6 +24,7 @@ Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors
 Cni = Annotated[Optional[list[str]], typer.Option("--cni", help="Check the manifests against this CNI's capability table; repeat for a fleet (all must pass). Replaces `cni` of netpolc.toml. See `netpolc cni list`.", metavar="NAME[@VERSION]", show_default=False)]
 Expand = Annotated[Optional[int], typer.Option("--expand-port-ranges", help="For CNIs that ignore endPort: write each port range of at most N ports (2-256) as single ports.", metavar="N", show_default=False)]
 NamedPort = Annotated[Optional[list[str]], typer.Option("--named-port", help="For CNIs that do not enforce named ports: write NAME as NUMBER. Repeatable; adds to `named-ports` of netpolc.toml.", metavar="NAME=NUMBER", show_default=False)]
+Api = Annotated[str, typer.Option("--api", help="The API cluster sections are written in: v1alpha2 (ClusterNetworkPolicy, the default) or v1alpha1 (AdminNetworkPolicy / BaselineAdminNetworkPolicy, for clusters that have only those).", metavar="VERSION")]
 Format = Annotated[str, typer.Option("--format", help="How to print diagnostics: text, json, github (workflow commands) or sarif (SARIF 2.1.0 for code scanning).")]
 
 
@@ -46,8 +47,9 @@ def compile_command(
     cni: Cni = None,
     expand_port_ranges: Expand = None,
     named_port: NamedPort = None,
+    api: Api = "v1alpha2",
 ) -> None:
-    """Compile intents to NetworkPolicy manifests.
+    """Compile intents to NetworkPolicy manifests (and cluster sections to ClusterNetworkPolicy).
 
     Prints a multi-document YAML stream (pipe it to `kubectl apply -f -`), or with
     -o DIR replaces the generated files under DIR/<namespace>/ atomically, keeping
@@ -63,10 +65,12 @@ def compile_command(
       netpolc compile examples/storefront -o deploy/netpol --check
 
       netpolc compile policies/ --cni weave --expand-port-ranges 16 --named-port metrics=9090
+
+      netpolc compile guardrails.netpol --api v1alpha1
     """
     from .commands import compile as command
 
-    _finish(command.run, paths, output, check, strict, fmt, cni or [], expand_port_ranges, named_port or [])
+    _finish(command.run, paths, output, check, strict, fmt, cni or [], expand_port_ranges, named_port or [], api)
 
 
 @app.command("check")
@@ -128,7 +132,11 @@ def fmt_command(
 
 PolicyDirs = Annotated[
     Optional[list[str]],
-    typer.Option("--policies", help="NetworkPolicy YAML files or folders to evaluate too (repeatable; other kinds are skipped).", metavar="DIR"),
+    typer.Option("--policies", help="NetworkPolicy YAML files or folders to evaluate too, or - for standard input (repeatable; other kinds are skipped).", metavar="DIR"),
+]
+Namespace = Annotated[
+    Optional[str],
+    typer.Option("--namespace", "-n", help="Namespace for YAML objects without metadata.namespace, as with `kubectl apply -n`; an object of another namespace is an error.", metavar="NAME", show_default=False),
 ]
 
 
@@ -138,6 +146,7 @@ def test_command(
     policies: PolicyDirs = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
     strict: Strict = False,
+    namespace: Namespace = None,
 ) -> None:
     """Compile, then check every `expect` statement against the result.
 
@@ -149,6 +158,8 @@ def test_command(
 
     With --policies, NetworkPolicy YAML you did not write with netpolc is
     evaluated too: the .netpol files then only need `namespace` and `expect` lines.
+    `--policies -` reads the YAML from standard input; -n NAME is the namespace of
+    objects that name none.
 
     Examples:
 
@@ -157,17 +168,19 @@ def test_command(
       netpolc test --format json policies/
 
       netpolc test expectations.netpol --policies deploy/netpol/
+
+      helm template . | netpolc test expectations.netpol --policies - -n shop
     """
     from .commands import test as command
 
-    _finish(command.run, paths, list(policies or []), fmt, strict)
+    _finish(command.run, paths, list(policies or []), fmt, strict, namespace=namespace)
 
 
 @app.command("explain")
 def explain_command(
     arguments: Annotated[list[str], typer.Argument(help=".netpol files or folders, then the flow in quotes: 'SOURCE -> DESTINATION:PORT'.", metavar="[FILES]... FLOW", show_default=False)],
     policies: PolicyDirs = None,
-    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace the flow's selectors are relative to (default: the only one).", metavar="NAME")] = None,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace the flow's selectors are relative to (default: the only one); also the namespace of YAML objects that name none.", metavar="NAME")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """Can SOURCE reach DESTINATION on PORT, and why: the verdict and the chain.
@@ -197,6 +210,7 @@ def diff_command(
     arguments: Annotated[list[str], typer.Argument(help="OLD NEW (files or folders), or a git range OLD..NEW followed by paths.", metavar="OLD NEW | REV..REV [PATHS]...", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", help="text, json or markdown (for a pull-request comment).")] = "text",
     fail_on_closed: Annotated[bool, typer.Option("--fail-on-closed", help="Exit 1 when the change closes any flow.")] = False,
+    namespace: Namespace = None,
 ) -> None:
     """The flows a change opens and closes, computed by the engine (not a text diff).
 
@@ -204,8 +218,9 @@ def diff_command(
     including the cluster DNS, Prometheus and an ingress controller, so that
     isolating a workload shows what it silently cuts. Flows are grouped by pod
     group and port. A side is .netpol files (compiled) or NetworkPolicy YAML: a
-    folder holding any .netpol file is a program, otherwise its YAML is read.
-    Exit 0 unless --fail-on-closed and something closed.
+    folder holding any .netpol file is a program, otherwise its YAML is read;
+    - is YAML from standard input. Exit 0 unless --fail-on-closed and something
+    closed.
 
     Examples:
 
@@ -214,10 +229,12 @@ def diff_command(
       netpolc diff main..HEAD policies/
 
       netpolc diff --format markdown main..HEAD policies/ > comment.md
+
+      helm template . | netpolc diff -n shop deploy/netpol/ -
     """
     from .commands import diff as command
 
-    _finish(command.run, arguments, fmt, fail_on_closed)
+    _finish(command.run, arguments, fmt, fail_on_closed, namespace=namespace)
 
 
 @app.command("graph")
@@ -226,6 +243,7 @@ def graph_command(
     policies: PolicyDirs = None,
     fmt: Annotated[str, typer.Option("--format", help="dot (Graphviz), mermaid, or svg (needs Graphviz's `dot` program).")] = "dot",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of standard output.", metavar="FILE")] = None,
+    namespace: Namespace = None,
 ) -> None:
     """Draw the allowed flows between pod groups and address blocks.
 
@@ -244,7 +262,7 @@ def graph_command(
     """
     from .commands import graph as command
 
-    _finish(command.run, list(paths or []), list(policies or []), fmt, output)
+    _finish(command.run, list(paths or []), list(policies or []), fmt, output, namespace=namespace)
 
 
 @app.command("lsp")

@@ -93,10 +93,11 @@ def platform_peers() -> list[tuple[str, ir.Peer]]:
     return [(ns, ir.Pods(ir.NamespaceRef("named", ns), ir.LabelSelector.of(labels))) for ns, labels in PLATFORM]
 
 
-def diff(old: engine.PolicySet, new: engine.PolicySet, context: list[engine.PolicySet] = ()) -> Diff:
-    """Every flow whose verdict differs between the two policy sets, with the ports on which it does."""
+def diff(old: engine.PolicySet, new: engine.PolicySet, context: list[engine.PolicySet] = (), snapshot=None) -> Diff:
+    """Every flow whose verdict differs between the two policy sets, with the ports on which it does (over a snapshot's pods if given)."""
     with engine.paused_gc():
-        scene = Scene([old, new, *context], platform_peers())
+        # A snapshot has the cluster's own DNS, Prometheus and ingress controller, or not: never made-up ones.
+        scene = Scene([old, new, *context], platform_peers() if snapshot is None else (), snapshot=snapshot)
         a, b = scene.reach(old), scene.reach(new)
         return Diff(scene, a, b, _changes(scene, a, b))
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from . import engine, ir
 from .diagnostics import Diagnostic
-from .flows import Scene, name, policy_name, simplicity, source_span
+from .flows import Scene, name, policy_name, rule_name, simplicity, source_span
 
-ALLOWED, DENIED, PARTLY = "allowed", "denied", "partly allowed"
+ALLOWED, DENIED, PARTLY, NO_ENDPOINT = "allowed", "denied", "partly allowed", "no endpoint"
 
 
 @dataclass
@@ -29,6 +29,11 @@ class Outcome:
     @property
     def passed(self) -> bool:
         return self.actual == self.expect.verdict
+
+    @property
+    def vacuous(self) -> bool:
+        """A side stands for no endpoint (a snapshot without such pods): it neither holds nor fails (NP707)."""
+        return self.actual == NO_ENDPOINT
 
     def flow_text(self) -> str:
         v = self.verdict
@@ -96,6 +101,26 @@ def _isolators(side: engine.SideVerdict) -> list[engine.Policy]:
     return sorted(side.isolated_by, key=lambda p: (bool(p.rules(side.direction)), not p.pod_selector.is_empty, p.name))
 
 
+TIER_WORDS = {"admin": "the admin tier", "baseline": "the baseline tier"}
+
+
+def _tier_line(side: engine.SideVerdict, tier: str, detailed: bool) -> str | None:
+    """What a cluster tier did on this side: decided (accept/deny) or passed; None when no rule of it matched."""
+    found = side.admin if tier == "admin" else side.baseline
+    if found is None:
+        return None
+    policy, rule = found
+    by = f"{rule_name(policy, rule)} of {policy_name(policy, short=not detailed)}"
+    if rule.action == engine.PASS:
+        return f"{TIER_WORDS[tier]} passes it on ({by})"
+    verdict = "allowed" if rule.action == engine.ACCEPT else "denied"
+    return f"{TIER_WORDS[tier]} decides: {verdict} by {by}"
+
+
+def _unisolated(side: engine.SideVerdict) -> str:
+    return f"not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes)"
+
+
 def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = False) -> list[str]:
     """The egress side and the ingress side of a flow, one sentence each (every policy named when detailed)."""
     lines = []
@@ -104,10 +129,21 @@ def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = F
     for side, subject, peer in ((verdict.egress, verdict.source, verdict.destination), (verdict.ingress, verdict.destination, verdict.source)):
         who = name(subject, universe)
         if not side.applies:
-            lines.append(f"{side.direction}: {who} is an address, no policy applies")
+            what = "a host-network pod: no policy selects it" if side.host_network else "an address, no policy applies"
+            lines.append(f"{side.direction}: {who} is {what}")
             continue
+        tiers_said = [line for line in (_tier_line(side, "admin", detailed),) if line]
+        decided = side.decided_by
+        if decided == "admin":
+            lines.append(f"{side.direction}: {who}: {tiers_said[0]}")
+            continue
+        prefix = f"{side.direction}: {who}" + (f": {tiers_said[0]};" if tiers_said else "")
         if not side.isolated:
-            lines.append(f"{side.direction}: {who} is not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes): allowed")
+            baseline = _tier_line(side, "baseline", detailed)
+            if decided == "baseline":
+                lines.append(f"{prefix} is {_unisolated(side)}; {baseline}")
+            else:
+                lines.append(f"{prefix} is {_unisolated(side)}" + (f"; {baseline}" if baseline else "") + ": allowed")
             continue
         isolators = _isolators(side)
         if detailed:
@@ -117,24 +153,35 @@ def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = F
             isolated = f"isolated by {policy_name(isolators[0], short=True)}{more}"
         if side.allowed_by:
             rules = ", ".join(f"{policy_name(p, short=not detailed)} {side.direction} rule {r.number + 1}" for p, r in side.allowed_by)
-            lines.append(f"{side.direction}: {who} is {isolated}; allowed by {rules}")
+            lines.append(f"{prefix} is {isolated}; allowed by {rules}")
         else:
-            lines.append(f"{side.direction}: {who} is {isolated}; no rule allows {name(peer, universe)} on this port: denied")
+            lines.append(f"{prefix} is {isolated}; no rule allows {name(peer, universe)} on this port: denied")
     return lines
 
 
 def chain_lines(verdict: engine.Verdict, universe: engine.Universe, port: str) -> list[str]:
-    """The chain for `explain`: each side, its isolating policies one per line, then what allowed or that nothing did."""
+    """The chain for `explain`: each side tier by tier (admin, NetworkPolicy, baseline), each policy on its line."""
     lines = []
     if verdict.reason:
         lines.append(verdict.reason)
     for side, subject, peer in ((verdict.egress, verdict.source, verdict.destination), (verdict.ingress, verdict.destination, verdict.source)):
         who = f"{side.direction} of {name(subject, universe)}"
         if not side.applies:
-            lines.append(f"{who}: an address, no policy applies: allowed")
+            if side.host_network:
+                lines.append(f"{who}: a host-network pod: no policy selects it (its traffic is the node's): allowed")
+            else:
+                lines.append(f"{who}: an address, no policy applies: allowed")
             continue
+        admin = _tier_line(side, "admin", True)
+        if admin:
+            lines.append(f"{who}: {admin}")
+            if side.decided_by == "admin":
+                continue
         if not side.isolated:
-            lines.append(f"{who}: not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes): allowed")
+            baseline = _tier_line(side, "baseline", True)
+            lines.append(f"{who}: {_unisolated(side)}" + ("" if baseline else ": allowed"))
+            if baseline:
+                lines.append(f"  {baseline}" + (": allowed" if side.decided_by != "baseline" else ""))
             continue
         lines.append(f"{who}: isolated by")
         lines.extend(f"    {policy_name(p)}" for p in _isolators(side))
@@ -149,11 +196,14 @@ def related(verdict: engine.Verdict, universe: engine.Universe) -> tuple:
     """(span, note) for the policies that decided the flow, at their intent line or YAML document."""
     out = []
     for side in (verdict.egress, verdict.ingress):
-        if not side.isolated:
-            continue
-        if side.allowed_by:
+        deciding = []
+        tier = side.decided_by
+        if tier in ("admin", "baseline"):
+            policy, rule = side.admin if tier == "admin" else side.baseline
+            deciding = [(policy, f"{side.direction} decided by {policy_name(policy, short=True)} {rule_name(policy, rule)}: {rule.action}")]
+        elif tier == "networkpolicy" and side.allowed_by:
             deciding = [(p, f"{side.direction} allowed by {p.namespace}/{p.name}") for p, _ in side.allowed_by]
-        else:
+        elif tier == "networkpolicy":
             deciding = [(p, f"{side.direction} isolated by {p.namespace}/{p.name}, and no rule allows the flow") for p in _isolators(side)[:1]]
         for policy, note in deciding:
             span = source_span(policy)
@@ -168,13 +218,21 @@ def flow_dict(verdict: engine.Verdict, port: ir.PortRange, universe: engine.Univ
         return {"namespace": p.namespace, "name": p.name, "source": p.source, "intent": p.intent}
 
     def side(s: engine.SideVerdict) -> dict:
-        return {
+        out = {
             "applies": s.applies,
             "isolated": s.isolated,
             "allowed": s.allowed,
+            "decided_by": s.decided_by,
             "isolated_by": [policy(p) for p in s.isolated_by],
             "allowed_by": [{**policy(p), "rule": r.number + 1} for p, r in s.allowed_by],
         }
+        for tier in ("admin", "baseline"):
+            found = getattr(s, tier)
+            if found is not None:
+                out[tier] = {**policy(found[0]), "kind": found[0].kind, "rule": found[1].number + 1, "rule_name": found[1].name, "action": found[1].action}
+        if s.host_network:
+            out["host_network"] = True
+        return out
 
     return {
         "source": name(verdict.source, universe),
@@ -192,10 +250,10 @@ def flow_dict(verdict: engine.Verdict, port: ir.PortRange, universe: engine.Univ
 # ---------------------------------------------------------------- checking
 
 
-def scene_for(policy_sets: list[engine.PolicySet], expects: list[ir.Expect]) -> Scene:
-    """One universe for the policies and every endpoint the expectations name."""
+def scene_for(policy_sets: list[engine.PolicySet], expects: list[ir.Expect], snapshot=None) -> Scene:
+    """One universe for the policies and every endpoint the expectations name (or the snapshot's real pods)."""
     peers = [(e.namespace, peer) for e in expects for peer in (e.source, e.destination)]
-    return Scene(policy_sets, peers, [e.port for e in expects])
+    return Scene(policy_sets, peers, [e.port for e in expects], snapshot)
 
 
 def check(scene: Scene, policies: engine.PolicySet, expect: ir.Expect) -> Outcome:
@@ -205,7 +263,7 @@ def check(scene: Scene, policies: engine.PolicySet, expect: ir.Expect) -> Outcom
     sources = scene.members(expect.source, expect.namespace)
     destinations = scene.members(expect.destination, expect.namespace)
     if not sources or not destinations:
-        return Outcome(expect, "no endpoint", None, scene)
+        return Outcome(expect, NO_ENDPOINT, None, scene)
     port = expect.port
 
     # Sources by egress class; destinations by (ingress class, atom the port resolves to).
@@ -270,11 +328,110 @@ def check(scene: Scene, policies: engine.PolicySet, expect: ir.Expect) -> Outcom
     return Outcome(expect, actual, verdict, scene)
 
 
-def check_all(policies: engine.PolicySet, context: list[engine.PolicySet], expects: list[ir.Expect]) -> list[Outcome]:
-    """Every expectation against `policies`; `context` adds policy sets that shape the universe only."""
+def check_all(policies: engine.PolicySet, context: list[engine.PolicySet], expects: list[ir.Expect], snapshot=None) -> list[Outcome]:
+    """Every expectation against `policies`; `context` adds policy sets that shape the universe only; `snapshot`: over its pods."""
     with engine.paused_gc():
-        scene = scene_for([policies, *context], expects)
+        scene = scene_for([policies, *context], expects, snapshot)
         return [check(scene, policies, expect) for expect in expects]
+
+
+def unmatched(outcomes: list[Outcome], policy_sets: list[engine.PolicySet]) -> list[Diagnostic]:
+    """NP707 for each expectation about nothing: a side matching no pod of the snapshot, or a label no policy or intent names.
+
+    Over the representative universe every selector has a pod of its own, so a typo
+    (`app=chekout`) would hold as `denied`; the label vocabulary of the policies tells it.
+    """
+    out: list[Diagnostic] = []
+    vocabulary = _vocabulary(policy_sets)
+    for outcome in outcomes:
+        expect = outcome.expect
+        if outcome.vacuous:
+            out.append(
+                Diagnostic(
+                    "NP707",
+                    expect.origin.user_span,
+                    f"`{expect.origin.text}` is about nothing: "
+                    + ("its source" if not outcome.scene.members(expect.source, expect.namespace) else "its destination")
+                    + " matches no pod of the cluster snapshot",
+                    "check the spelling of the selector, or the snapshot: it holds the pods that run (or the workloads given)",
+                )
+            )
+            continue
+        if outcome.scene.snapshot is not None:
+            continue
+        for peer in (expect.source, expect.destination):
+            term = _unknown_term(peer, vocabulary)
+            if term is not None:
+                close = _close_to(term, vocabulary)
+                out.append(
+                    Diagnostic(
+                        "NP707",
+                        expect.origin.user_span,
+                        f"`{expect.origin.text}` speaks of `{term[0]}={term[1]}`, which no policy or intent names: it holds or fails about pods nothing governs"
+                        if term[1] is not None
+                        else f"`{expect.origin.text}` speaks of label `{term[0]}`, which no policy or intent names",
+                        (f"did you mean `{close}`? " if close else "") + "check the spelling; an expectation about a typo passes silently",
+                    )
+                )
+                break
+    return out
+
+
+def _vocabulary(policy_sets: list[engine.PolicySet]) -> set:
+    """(key, value) and (key, None) for every label a selector of the policies names."""
+    found: set = set()
+
+    def add(selector) -> None:
+        if selector is None:
+            return
+        for key, value in selector.match_labels:
+            found.update({(key, value), (key, None)})
+        for e in selector.match_expressions:
+            found.add((e.key, None))
+            found.update((e.key, v) for v in e.values)
+
+    for policy_set in policy_sets:
+        for policy in policy_set.items:
+            add(getattr(policy, "pod_selector", None))
+            subject = getattr(policy, "subject", None)
+            if subject is not None:
+                add(subject.pod_selector)
+                add(subject.namespace_selector)
+            for rule in policy.ingress + policy.egress:
+                for peer in rule.peers:
+                    add(peer.pod_selector)
+                    add(peer.namespace_selector)
+    return found
+
+
+def _unknown_term(peer: ir.Peer, vocabulary: set) -> tuple[str, str | None] | None:
+    """The first positive term of a pod peer's selectors (`key=value`, `key in (...)`, `key`) that no policy names."""
+    if not isinstance(peer, ir.Pods):
+        return None
+    selectors = [peer.selector] + ([peer.namespace.selector] if peer.namespace.kind == "labelled" else [])
+    for selector in selectors:
+        for key, value in selector.match_labels:
+            if (key, value) not in vocabulary:
+                return key, value
+        for e in selector.match_expressions:
+            if e.operator == "Exists" and (e.key, None) not in vocabulary:
+                return e.key, None
+            if e.operator == "In" and not any((e.key, v) in vocabulary for v in e.values):
+                return e.key, e.values[0]
+    return None
+
+
+def _close_to(term: tuple[str, str | None], vocabulary: set) -> str | None:
+    import difflib
+
+    key, value = term
+    if value is None:
+        keys = sorted({k for k, v in vocabulary if v is None})
+        close = difflib.get_close_matches(key, keys, n=1)
+        return close[0] if close else None
+    candidates = sorted(f"{k}={v}" for k, v in vocabulary if v is not None)
+    close = difflib.get_close_matches(f"{key}={value}", candidates, n=1)
+    return close[0] if close else None
 
 
 def check_expectations(program: ir.Program, emitted: list, extra: list[engine.Policy] = ()) -> list[Outcome]:
@@ -282,7 +439,7 @@ def check_expectations(program: ir.Program, emitted: list, extra: list[engine.Po
     from .verify import intent_model
 
     actual = engine.load_policies(item.manifest() for item in emitted)
-    policies = engine.PolicySet(list(actual.policies) + list(extra))
+    policies = engine.PolicySet(list(actual.items) + list(extra))
     return check_all(policies, [intent_model(program)], program.expects)
 
 

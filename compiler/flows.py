@@ -8,6 +8,7 @@ and an address per region the CIDRs cut; names here say what each representative
 from __future__ import annotations
 
 from . import engine, ir
+from .engine.reach import bits
 
 PROTOCOL_ORDER = {"TCP": 0, "UDP": 1, "SCTP": 2}
 
@@ -20,16 +21,24 @@ class Scene:
         policy_sets: list[engine.PolicySet],
         peers: list[tuple[str, ir.Peer]] = (),
         ports: list[ir.PortRange] = (),
+        snapshot=None,
     ):
+        """With a `snapshot` (`snapshot.Snapshot`), the universe is its real pods, plus an address per CIDR region."""
         from .verify import peer_rules
 
         extra_peers = [(namespace, rule) for namespace, peer in peers for rule in peer_rules(peer)]
         extra_ports = [engine.PortRule(p.protocol, p.port, p.end_port) for p in ports]
-        self.universe = engine.representative_universe(policy_sets, extra_peers, extra_ports=extra_ports)
+        self.snapshot = snapshot
+        if snapshot is not None:
+            self.universe = snapshot.universe(engine.address_regions(policy_sets, extra_peers))
+        else:
+            self.universe = engine.representative_universe(policy_sets, extra_peers, extra_ports=extra_ports)
         self.atoms = engine.port_atoms(policy_sets, self.universe, [p for p in extra_ports if isinstance(p.port, int)])
         self.index = self.universe.index()
         self._reach: dict[int, engine.Reach] = {}
-        self.named_ports = {(p.protocol, p.number): p.name for pod in self.universe.pods[:1] for p in pod.ports}
+        # Representative pods all carry the same made-up numbers for named ports: show the name instead.
+        first = self.universe.pods[:1] if snapshot is None else ()
+        self.named_ports = {(p.protocol, p.number): p.name for pod in first for p in pod.ports}
 
     def reach(self, policies: engine.PolicySet) -> engine.Reach:
         found = self._reach.get(id(policies))
@@ -89,23 +98,6 @@ class Scene:
         return ",".join(parts)
 
 
-def bits(mask: int) -> list[int]:
-    """Positions of the set bits (one pass over the binary text: linear, unlike peeling bits off)."""
-    if mask.bit_count() < 8:  # sparse: peel the lowest bits off
-        out = []
-        while mask:
-            low = mask & -mask
-            out.append(low.bit_length() - 1)
-            mask ^= low
-        return out
-    text = bin(mask)[:1:-1]
-    out, i = [], text.find("1")
-    while i >= 0:
-        out.append(i)
-        i = text.find("1", i + 1)
-    return out
-
-
 def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[list[int]] = []
     for low, high in sorted(intervals):
@@ -142,9 +134,11 @@ def pod_part(pod: engine.Pod) -> str:
 
 
 def name(endpoint: engine.Endpoint, universe: engine.Universe) -> str:
-    """How an endpoint of the representative universe is shown: `shop/app=web`, `8.8.8.8/32`..."""
+    """How an endpoint is shown: `shop/app=web` (a representative pod), `shop/deployment/cart` (a real one), `8.8.8.8/32`..."""
     if isinstance(endpoint, engine.Address):
         return str(endpoint)
+    if endpoint.workload:
+        return f"{endpoint.namespace}/{endpoint.workload}"
     if not endpoint.labels and endpoint.namespace == engine.OTHER_NAMESPACE:
         return "(pods of other namespaces)"
     return f"{namespace_name(endpoint.namespace, universe)}/{pod_part(endpoint)}"
@@ -158,12 +152,21 @@ def simplicity(endpoint: engine.Endpoint) -> tuple:
     return (int(is_synthetic_namespace(endpoint.namespace)), odd, len(endpoint.labels) if endpoint.labels else 99, str(endpoint))
 
 
-def policy_name(policy: engine.Policy, short: bool = False) -> str:
-    """`shop/api-allow-from-web-8080 (shop.netpol:4: allow app=web to app=api:8080)`; short: without the intent."""
+def policy_name(policy, short: bool = False) -> str:
+    """`shop/api-allow-from-web-8080 (shop.netpol:4: allow app=web to app=api:8080)`; short: without the intent.
+
+    A cluster policy is `ClusterNetworkPolicy admin-10-ns-dev (...)`.
+    """
     where = policy.source
     if policy.intent and not short:
         where = f"{where}: {policy.intent}" if where else policy.intent
-    return f"{policy.namespace}/{policy.name}" + (f" ({where})" if where else "")
+    label = f"{policy.namespace}/{policy.name}" if policy.namespace else f"{policy.kind} {policy.name}"
+    return label + (f" ({where})" if where else "")
+
+
+def rule_name(policy, rule) -> str:
+    """`rule 2 (L3: deny ...)` of a cluster policy: its position, and its name when it has one."""
+    return f"rule {rule.number + 1}" + (f" ({rule.name})" if getattr(rule, "name", "") else "")
 
 
 def source_span(policy: engine.Policy):

@@ -56,6 +56,8 @@ def split_comment(line: str) -> tuple[str, str]:
 def statement_text(statement: nodes.Statement) -> str:
     if isinstance(statement, nodes.NamespaceStmt):
         return f"namespace {statement.name.text}"
+    if isinstance(statement, nodes.ClusterStmt):
+        return f"cluster {statement.tier.text}" + (f" priority {statement.priority.text}" if statement.priority else "")
     if isinstance(statement, nodes.UseStmt):
         return f'use "{statement.module.text}"' if statement.is_path else f"use {statement.module.text}"
     if isinstance(statement, nodes.DenyStmt):
@@ -64,6 +66,8 @@ def statement_text(statement: nodes.Statement) -> str:
         return f"deny {peer_text(statement.source)} to {peer_text(statement.destination)}"
     if isinstance(statement, nodes.AllowStmt):
         return f"allow {peer_text(statement.source)} to {peer_text(statement.destination)}"
+    if isinstance(statement, nodes.PassStmt):
+        return f"pass {peer_text(statement.source)} to {peer_text(statement.destination)}"
     if isinstance(statement, nodes.OnlyStmt):
         verb = "egress only to" if statement.direction == "egress" else "ingress only from"
         return f"{verb} {peer_text(statement.peer)}" + _for(statement.subject)

@@ -42,10 +42,10 @@ class Graph:
     labels: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
-def build(policies: engine.PolicySet, context: list[engine.PolicySet] = ()) -> Graph:
-    """Nodes for the pod groups and address blocks the policies mention; an edge per governed flow."""
+def build(policies: engine.PolicySet, context: list[engine.PolicySet] = (), snapshot=None) -> Graph:
+    """Nodes for the pod groups and address blocks the policies mention (or a snapshot's workloads); an edge per governed flow."""
     with engine.paused_gc():
-        scene = Scene([policies, *context])
+        scene = Scene([policies, *context], snapshot=snapshot)
         return _Builder(scene, scene.reach(policies), [policies, *context]).run()
 
 
@@ -170,17 +170,20 @@ class _Builder:
         """Every pod group the policies name is a node, with or without edges: isolation shows even when nothing is allowed."""
         named = set()
         for policy_set in self.sets:
-            for policy in policy_set.policies:
-                named.add((policy.namespace, policy.pod_selector))
+            for policy in policy_set.items:
+                if policy.namespace:
+                    named.add((policy.namespace, policy.pod_selector))
+                peers = [policy.subject] if not policy.namespace else []
                 for rule in policy.ingress + policy.egress:
-                    for peer in rule.peers:
-                        if peer.kind == "pods" and peer.pod_selector is not None:
-                            if peer.namespace_kind == "policy":
-                                named.add((policy.namespace, peer.pod_selector))
-                            elif peer.namespace_kind == "named":
-                                named.add((peer.namespace_name, peer.pod_selector))
-                            else:
-                                named.update((ns, peer.pod_selector) for ns in self.scene.index.namespaces_matching(peer.namespace_selector))
+                    peers.extend(rule.peers)
+                for peer in peers:
+                    if peer.kind == "pods" and peer.pod_selector is not None:
+                        if peer.namespace_kind == "policy":
+                            named.add((policy.namespace, peer.pod_selector))
+                        elif peer.namespace_kind == "named":
+                            named.add((peer.namespace_name, peer.pod_selector))
+                        else:
+                            named.update((ns, peer.pod_selector) for ns in self.scene.index.namespaces_matching(peer.namespace_selector))
         witnesses = {(ns, tuple(sorted((s.witness(engine.OTHER_VALUE) or {}).items()))) for ns, s in named if not s.is_empty}
         for pod in sorted(self.universe.pods, key=simplicity):
             if not pod.namespace.startswith("netpolc") and (pod.namespace, tuple(sorted(pod.labels.items()))) in witnesses:

@@ -7,7 +7,7 @@ last field is always its origin, which `intent_key` leaves out.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, NamedTuple
 
 from .source import Span
@@ -324,6 +324,35 @@ class Expect(NamedTuple):
 Intent = Isolate | Allow | Only
 
 
+# ---------------------------------------------------------------- cluster sections
+
+ADMIN, BASELINE = "admin", "baseline"
+ACCEPT, DENY, PASS = "accept", "deny", "pass"
+
+
+class Section(NamedTuple):
+    """`cluster admin priority 10`: a cluster section; its rules are tried in order, the first match decides."""
+
+    tier: str  # "admin" or "baseline"
+    priority: int
+    origin: Origin
+
+    def __str__(self) -> str:
+        return f"cluster {self.tier} priority {self.priority}"
+
+
+class ClusterIntent(NamedTuple):
+    """One rule of a cluster section: `allow|deny|pass A to B[:ports]` (position = order in the section)."""
+
+    section: Section
+    position: int
+    action: str  # "accept", "deny" or "pass"
+    source: Pods  # cluster rules see pods as sources (the API has no address peers for ingress)
+    destination: Peer
+    ports: tuple[PortRange, ...]  # empty: every port
+    origin: Origin
+
+
 def intent_key(intent) -> tuple:
     """What makes two intents the same, whatever line they are written on."""
     return (type(intent).__name__,) + tuple(intent[:-1])
@@ -331,8 +360,10 @@ def intent_key(intent) -> tuple:
 
 @dataclass
 class Program:
-    """Everything the lowering produced: intents, expectations, and the namespaces the program manages."""
+    """Everything the lowering produced: intents, expectations, the namespaces the program manages, and cluster sections."""
 
     intents: list[Intent]
     expects: list[Expect]
     namespaces: tuple[str, ...]
+    cluster: list[ClusterIntent] = field(default_factory=list)  # in section order, then rule order
+    sections: list[Section] = field(default_factory=list)

@@ -16,6 +16,7 @@ LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 LABEL_VALUE = LABEL_NAME
 PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 PORT_RANGE = re.compile(r"^([0-9]+)-([0-9]+)$")
+MAX_PRIORITY = 1000  # ClusterNetworkPolicy spec.priority
 
 
 class _Lowering:
@@ -218,12 +219,13 @@ class _Lowering:
     # ------------------------------------------------------------ peers
 
     def peer(self, node: nodes.Peer, namespace: str) -> ir.Peer | None:
+        """`namespace` is "" in a cluster section, where a bare selector looks in every namespace."""
         target = node.target
         if isinstance(target, nodes.PodTarget):
             selector = self.selector(target.selector)
             scope = target.scope
             if scope is None:
-                ref = ir.NamespaceRef("named", namespace)
+                ref = ir.NamespaceRef("named", namespace) if namespace else ir.NamespaceRef("all")
             elif scope.kind == "named":
                 if not self.namespace_name(scope.name):
                     return None
@@ -283,9 +285,13 @@ class _Lowering:
             self.error(
                 "NP400",
                 st.span,
-                "`deny A to B` cannot be expressed: NetworkPolicy can only allow traffic, never deny one flow",
-                "isolate the destination and allow the others instead, e.g. `deny ingress for app=db` then `allow app=api to app=db:5432`",
+                "`deny A to B` cannot be expressed in a namespace: NetworkPolicy can only allow traffic, never deny one flow",
+                "isolate the destination and allow the others instead (e.g. `deny ingress for app=db` then `allow app=api to app=db:5432`), "
+                "or write the deny in a cluster section (`cluster admin priority 10` above it) to emit a ClusterNetworkPolicy",
             )
+            return None
+        if isinstance(st, nodes.PassStmt):
+            self.error("NP414", st.span, "`pass` outside a cluster section", "`pass A to B` belongs in a `cluster admin priority N` section, where it leaves the flow to the namespaces' own policies")
             return None
         if isinstance(st, nodes.AllowStmt):
             flow = self.flow(st, ns)
@@ -324,6 +330,132 @@ class _Lowering:
             return ir.Expect(ns, source, destination, ports[0], st.verdict, origin)
         raise AssertionError(f"unexpected statement {type(st).__name__}")
 
+    # ------------------------------------------------------------ cluster sections
+
+    def distinct_priorities(self, sections: list[ir.Section]) -> None:
+        """Two sections of one tier with the same priority: the API leaves their order undefined, so netpolc refuses."""
+        first: dict[tuple[str, int], ir.Section] = {}
+        for section in sections:
+            other = first.setdefault((section.tier, section.priority), section)
+            if other is not section:
+                self.error(
+                    "NP416",
+                    section.origin.span,
+                    f"another `cluster {section.tier}` section has priority {section.priority}",
+                    "give every section of a tier its own priority: when two could match the same traffic the API does not say which decides",
+                    related=((other.origin.span, "the other section"),),
+                )
+
+    def section(self, placed: Placed) -> ir.Section | None:
+        st = placed.statement
+        tier = st.tier.text
+        if st.priority is None:
+            if tier == ir.ADMIN:
+                self.error("NP410", st.span, "a cluster admin section needs a priority", "write e.g. `cluster admin priority 10` (0 to 1000, lower first)")
+                return None
+            return ir.Section(tier, 0, placed.origin)
+        text = st.priority.text
+        if not text.isdigit() or len(text) > 4 or int(text) > MAX_PRIORITY:
+            shown = text if len(text) <= 12 else text[:10] + "…"
+            self.error("NP410", st.priority.span, f"priority `{shown}` is not a number from 0 to {MAX_PRIORITY}", "write a whole number from 0 to 1000; sections with a lower priority are tried first")
+            return None
+        return ir.Section(tier, int(text), placed.origin)
+
+    def cluster_rules(self, placed: Placed, section: ir.Section, position: int) -> list[ir.ClusterIntent] | None:
+        """A statement of a cluster section as its rules, in order (None: invalid, a diagnostic says why)."""
+        st, origin = placed.statement, placed.origin
+        if isinstance(st, (nodes.AllowStmt, nodes.DenyFlowStmt, nodes.PassStmt)):
+            action = ir.ACCEPT if isinstance(st, nodes.AllowStmt) else ir.DENY if isinstance(st, nodes.DenyFlowStmt) else ir.PASS
+            if action == ir.PASS and section.tier == ir.BASELINE:
+                self.error(
+                    "NP414",
+                    st.span,
+                    "`pass` in a cluster baseline section",
+                    "after the baseline tier comes the default (allow), so `pass` there means `allow`; write `allow`, or move the line to an admin section",
+                )
+                return None
+            source = self.source_peer(st.source, "")
+            destination = self.peer(st.destination, "")
+            ports = self.cluster_ports(st.destination.ports)
+            if source is None or destination is None or ports is None:
+                return None
+            if not isinstance(source, ir.Pods):
+                self.error(
+                    "NP411",
+                    st.source.span,
+                    f"the source of a cluster rule must be pods, not `{source}`",
+                    "ClusterNetworkPolicy ingress rules name pods and namespaces only; traffic from addresses is left to NetworkPolicy "
+                    "(`ingress only from` in the destination's namespace); for every pod write `cluster`",
+                )
+                return None
+            if isinstance(destination, ir.Block) and destination.excepts:
+                self.error(
+                    "NP412",
+                    st.destination.span,
+                    "`except` cannot be written in a cluster rule",
+                    "ClusterNetworkPolicy `networks` are whole CIDRs; write the parts you mean as separate rules (an earlier rule decides first)",
+                )
+                return None
+            return [ir.ClusterIntent(section, position, action, source, destination, ports, origin)]
+        if isinstance(st, nodes.DenyStmt):
+            subject = self.selector(st.subject)
+            if subject is None:
+                return None
+            pods = ir.Pods(ir.NamespaceRef("all"), subject)
+            every_pod = ir.Pods(ir.NamespaceRef("all"), ir.EVERYTHING)
+            # As flows: all = S to anything and any pod to S (one rule: `world` holds every pod); egress = S to anything.
+            if st.direction == "ingress":
+                rule = ir.ClusterIntent(section, position, ir.DENY, every_pod, pods, (), origin)
+            else:
+                rule = ir.ClusterIntent(section, position, ir.DENY, pods, ir.World(), (), origin)
+            out = [rule]
+            if st.direction == "all" and not subject.is_empty:
+                out.append(ir.ClusterIntent(section, position + 1, ir.DENY, every_pod, pods, (), origin))
+            if st.direction in ("all", "ingress"):
+                self.diagnostics.append(
+                    Diagnostic(
+                        "NP419",
+                        st.span,
+                        f"`deny {st.direction}` in a cluster section cuts traffic from pods only",
+                        "ClusterNetworkPolicy cannot name sources outside the cluster; to cut those too, add `deny ingress` in the namespaces (NetworkPolicy)",
+                    )
+                )
+            return out
+        if isinstance(st, nodes.ExpectStmt):
+            return None  # lowered with the namespace statements (bare selectors look in every namespace)
+        if isinstance(st, nodes.OnlyStmt):
+            verb = "egress only to" if st.direction == "egress" else "ingress only from"
+            self.error(
+                "NP415",
+                st.span,
+                f"`{verb}` in a cluster section",
+                "in a cluster section, rules are tried in order: write the flows you allow, then a `deny` for the rest "
+                "(e.g. `allow app=x to 10.0.0.0/8:443` then `deny app=x to world`), or `pass` to leave them to the namespace",
+            )
+            return None
+        raise AssertionError(f"unexpected statement {type(st).__name__} in a cluster section")
+
+    def cluster_ports(self, nodes_: tuple[nodes.Port, ...] | None) -> tuple[ir.PortRange, ...] | None:
+        """Ports of a cluster rule: a named port means that container port whatever its protocol (the API gives none)."""
+        ports = self.ports(nodes_)
+        if ports is None:
+            return None
+        out: list[ir.PortRange] = []
+        for node, port in zip(nodes_ or (), ports):
+            if isinstance(port.port, str):
+                if node.protocol is not None:
+                    self.error(
+                        "NP413",
+                        node.protocol.span,
+                        f"a named port in a cluster rule cannot name a protocol (`{node.value.text}/{node.protocol.text}`)",
+                        f"write `:{node.value.text}`: ClusterNetworkPolicy matches the container port of that name, whatever its protocol",
+                    )
+                    return None
+                out.extend(ir.PortRange(protocol, port.port) for protocol in ir.PROTOCOLS)
+            else:
+                out.append(port)
+        return tuple(dict.fromkeys(out))
+
 
 def lower(resolved: Resolved) -> tuple[ir.Program, list[Diagnostic]]:
     lowering = _Lowering(resolved)
@@ -331,13 +463,31 @@ def lower(resolved: Resolved) -> tuple[ir.Program, list[Diagnostic]]:
         lowering.namespace_name(nodes.Word(name, span))
     intents: list[ir.Intent] = []
     expects: list[ir.Expect] = []
+    sections: dict[int, ir.Section | None] = {}  # id of the `cluster` line's Placed -> its section
+    cluster: list[ir.ClusterIntent] = []
+    positions: dict[ir.Section, int] = {}
     for placed in resolved.statements:
+        if isinstance(placed.statement, nodes.ClusterStmt):
+            sections[id(placed)] = lowering.section(placed)
+            continue
+        if placed.section is not None and not isinstance(placed.statement, nodes.ExpectStmt):
+            section = sections.get(id(placed.section))
+            if section is None:
+                continue  # its header is invalid: reported there
+            rules = lowering.cluster_rules(placed, section, positions.get(section, 0))
+            if rules:
+                cluster.extend(rules)
+                positions[section] = positions.get(section, 0) + len(rules)
+            continue
         result = lowering.statement(placed)
         if isinstance(result, ir.Expect):
             expects.append(result)
         elif result is not None:
             intents.append(result)
-    return ir.Program(intents, expects, tuple(sorted(resolved.namespaces))), lowering.diagnostics
+    ordered = sorted({s for s in sections.values() if s is not None}, key=lambda s: (s.tier != ir.ADMIN, s.priority, s.origin.span))
+    lowering.distinct_priorities(ordered)
+    program = ir.Program(intents, expects, tuple(sorted(resolved.namespaces)), cluster, ordered)
+    return program, lowering.diagnostics
 
 
 def _source(node: nodes.Selector) -> str:

@@ -107,6 +107,14 @@ class NamespaceStmt(NamedTuple):
     span: Span
 
 
+class ClusterStmt(NamedTuple):
+    """`cluster admin priority N` / `cluster baseline [priority N]`: the start of a cluster section."""
+
+    tier: Word  # "admin" or "baseline"
+    priority: Word | None
+    span: Span
+
+
 class UseStmt(NamedTuple):
     """`use dns` (a stdlib module) or `use "path.netpol"` (a file of the project)."""
 
@@ -133,6 +141,14 @@ class AllowStmt(NamedTuple):
     span: Span
 
 
+class PassStmt(NamedTuple):
+    """`pass A to B` (cluster admin sections): the namespaces' own policies decide the flow."""
+
+    source: Peer
+    destination: Peer
+    span: Span
+
+
 class OnlyStmt(NamedTuple):
     """`egress only to P [for S]` / `ingress only from P [for S]`."""
 
@@ -149,7 +165,7 @@ class ExpectStmt(NamedTuple):
     span: Span
 
 
-Statement = NamespaceStmt | UseStmt | DenyStmt | DenyFlowStmt | AllowStmt | OnlyStmt | ExpectStmt
+Statement = NamespaceStmt | ClusterStmt | UseStmt | DenyStmt | DenyFlowStmt | AllowStmt | PassStmt | OnlyStmt | ExpectStmt
 
 
 class Module(NamedTuple):

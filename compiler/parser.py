@@ -9,7 +9,7 @@ from .diagnostics import Diagnostic
 from .paths import shipped_dir
 from .source import SourceFile, Span
 
-STATEMENT_KEYWORDS = ("namespace", "use", "allow", "deny", "egress", "ingress", "expect")
+STATEMENT_KEYWORDS = ("namespace", "cluster", "use", "allow", "deny", "pass", "egress", "ingress", "expect")
 
 # What each terminal means to a user; anonymous keyword terminals are shown as `keyword`.
 TERMINAL_WORDS = {
@@ -29,7 +29,7 @@ TERMINAL_WORDS = {
 }
 PEER_START = {"KEY", "ANY", "NAMESPACE", "NAMESPACES", "CLUSTER", "WORLD", "IP", "BANG"}
 PEER_WORDS = "a peer: pods (app=web or any), `namespace NAME`, `namespaces SELECTOR`, `cluster`, `world` or a CIDR"
-STATEMENT_START = {"NAMESPACE", "USE", "ALLOW", "DENY", "EGRESS", "INGRESS", "EXPECT"}
+STATEMENT_START = {"NAMESPACE", "CLUSTER", "USE", "ALLOW", "DENY", "PASS", "EGRESS", "INGRESS", "EXPECT"}
 STATEMENT_WORDS = "a statement (" + ", ".join(f"`{k}`" for k in STATEMENT_KEYWORDS) + ")"
 
 

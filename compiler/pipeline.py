@@ -36,7 +36,8 @@ def parse_file(source):
 
 
 def build(
-    inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True
+    inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True,
+    api: str = "v1alpha2",
 ) -> Result:
     """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program.
 
@@ -50,13 +51,13 @@ def build(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(inputs, overrides, prove, validate, cni, emit)
+        return _build(inputs, overrides, prove, validate, cni, emit, api)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool) -> Result:
+def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str) -> Result:
     from .resolve import resolve
 
     resolved = resolve(inputs, parse_file, overrides)  # parse every file; imports; namespaces
@@ -72,6 +73,13 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
     result.program = program
     if has_errors(diagnostics):
         return _done(result)
+
+    blocks = None
+    if program.cluster:  # where cluster rules go, decided once for the target API: objects and priorities
+        from .emit import place
+
+        blocks, found = place(program, api)
+        diagnostics += found
 
     from .analyze import analyze
 
@@ -89,7 +97,10 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
         diagnostics += notes
         result.program = program
         expand = expand_limit(cni)
-    result.emitted = emit(program, expand)  # manifests, named
+    result.emitted, found = emit(program, expand, api, blocks)  # manifests of every backend, named
+    diagnostics += found
+    if has_errors(found):
+        return _done(result)
     if validate:
         from .schema import validate_manifests
 
@@ -99,10 +110,28 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
 
         diagnostics += prove_output(program, result.emitted)
     if cni is not None:
-        from .capabilities import check
+        from .capabilities import check, cluster_findings
 
         diagnostics += check(result.emitted, cni, expand)  # what each target CNI enforces of them
+        diagnostics += cluster_findings(cluster_manifests(result.emitted), cni)
     return _done(result)
+
+
+def cluster_manifests(emitted) -> list:
+    """The emitted cluster objects as the capability check reads them: manifest, section line, and each rule's line."""
+    from .capabilities import ClusterManifest
+
+    out = []
+    for item in emitted:
+        if item.kind == "NetworkPolicy":
+            continue
+        rules = {}
+        if item.block is not None:
+            for direction in ("ingress", "egress"):
+                for index, rule in enumerate(item.block.rules(direction)):
+                    rules[(direction, index)] = rule.intent.origin.user_span
+        out.append(ClusterManifest(item.manifest(), item.section.origin.user_span, rules))
+    return out
 
 
 def _done(result: Result) -> Result:

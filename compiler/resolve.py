@@ -26,11 +26,12 @@ SUFFIX = ".netpol"
 
 
 class Placed(NamedTuple):
-    """A statement together with the namespace it applies to and where it came from."""
+    """A statement together with the namespace it applies to (or the cluster section it is in) and where it came from."""
 
-    namespace: str
+    namespace: str  # "" in a cluster section
     statement: nodes.Statement
     origin: Origin
+    section: "Placed | None" = None  # the `cluster ...` line a cluster rule is under
 
 
 @dataclass
@@ -235,7 +236,7 @@ def _users_of_shared_files(inputs: list[Input], loader: _Loader, reader) -> list
     while pending:
         item = pending.pop(0)
         module = loader.modules.get(item.name)
-        if module is None or not module.statements or any(isinstance(s, nodes.NamespaceStmt) for s in module.statements):
+        if module is None or not module.statements or any(isinstance(s, (nodes.NamespaceStmt, nodes.ClusterStmt)) for s in module.statements):
             continue
         target = item.path.resolve()
         for entry in folder_entries(item.root) if item.root.is_dir() else ():
@@ -279,10 +280,30 @@ class _Walk:
     def walk(self, module: nodes.Module, item: Input, namespace: str | None, via: Span | None, stack, module_label):
         self.walked.add(module.name)
         source = self.loader.files.get(module.name)
+        section: Placed | None = None
         for statement in module.statements:
             if isinstance(statement, nodes.NamespaceStmt):
-                namespace = statement.name.text
+                namespace, section = statement.name.text, None
                 self.namespaces.setdefault(namespace, statement.name.span)
+                continue
+            if isinstance(statement, nodes.ClusterStmt):
+                namespace = None
+                section = Placed("", statement, Origin(statement.span, _statement_text(source, statement.span), via, module_label))
+                self.placed.append(section)
+                continue
+            if section is not None:
+                if isinstance(statement, nodes.UseStmt):
+                    self.diagnostics.append(
+                        Diagnostic(
+                            "NP206",
+                            statement.span,
+                            "`use` inside a cluster section",
+                            "a cluster section holds cluster-wide rules only; put the `use` line under a `namespace` line",
+                        )
+                    )
+                    continue
+                origin = Origin(statement.span, _statement_text(source, statement.span), via, module_label)
+                self.placed.append(Placed("", statement, origin, section))
                 continue
             if namespace is None:
                 self.diagnostics.append(
@@ -290,7 +311,7 @@ class _Walk:
                         "NP200",
                         statement.span,
                         "statement outside a namespace",
-                        "add a `namespace NAME` line above it; every statement applies to the namespace named last",
+                        "add a `namespace NAME` (or `cluster admin priority N`) line above it; every statement applies to the namespace or cluster section named last",
                     )
                 )
                 continue

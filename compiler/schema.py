@@ -1,4 +1,7 @@
-"""Every emitted manifest is checked against the NetworkPolicy JSON Schema in `compiler/data/` before it is written.
+"""Every emitted manifest is checked against its kind's JSON Schema in `compiler/data/` before it is written.
+
+NetworkPolicy: netpolc's own schema (`networkpolicy.schema.json`, stricter than the API).
+Cluster objects: the upstream CRDs' OpenAPI schemas (`crds/`, see `crds/SOURCE.md`).
 
 The schema is written in JSON Schema draft-07 so that two validators read it:
 fastjsonschema compiles it into Python once per process and checks a manifest in
@@ -16,6 +19,14 @@ from pathlib import Path
 from .diagnostics import Diagnostic
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "networkpolicy.schema.json"
+CRDS = Path(__file__).parent / "data" / "crds"
+CRD_SCHEMAS = {
+    ("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy"): "clusternetworkpolicy-v1alpha2.json",
+    ("policy.networking.k8s.io/v1alpha1", "AdminNetworkPolicy"): "adminnetworkpolicy-v1alpha1.json",
+    ("policy.networking.k8s.io/v1alpha1", "BaselineAdminNetworkPolicy"): "baselineadminnetworkpolicy-v1alpha1.json",
+}
+# OpenAPI formats of Kubernetes schemas; JSON types already bound them enough for emitted objects.
+OPENAPI_FORMATS = {"int32": lambda value: True, "int64": lambda value: True}
 
 
 @functools.cache
@@ -24,10 +35,17 @@ def schema() -> dict:
 
 
 @functools.cache
-def _validate():
+def crd_schema(api_version: str, kind: str) -> dict:
+    return json.loads((CRDS / CRD_SCHEMAS[(api_version, kind)]).read_text("utf-8"))
+
+
+@functools.cache
+def _validate(api_version: str = "networking.k8s.io/v1", kind: str = "NetworkPolicy"):
     import fastjsonschema
 
-    return fastjsonschema.compile(schema())
+    if kind == "NetworkPolicy":
+        return fastjsonschema.compile(schema())
+    return fastjsonschema.compile(crd_schema(api_version, kind), formats=OPENAPI_FORMATS)
 
 
 def schema_errors(manifest: dict) -> list[str]:
@@ -35,7 +53,7 @@ def schema_errors(manifest: dict) -> list[str]:
     from fastjsonschema import JsonSchemaException
 
     try:
-        _validate()(manifest)
+        _validate(manifest.get("apiVersion", ""), manifest.get("kind", ""))(manifest)
     except JsonSchemaException as err:
         where = "/".join(str(p) for p in (err.path or [])[1:]) or "(root)"
         return [f"{where}: {err.message.removeprefix('data.').removeprefix('data ')}"]
@@ -50,7 +68,7 @@ def validate_manifests(emitted) -> list[Diagnostic]:
                 Diagnostic(
                     "NP501",
                     item.intent.origin.user_span,
-                    f"internal error: manifest {item.namespace}/{item.name} violates the NetworkPolicy schema: {problem}",
+                    f"internal error: {item.kind} {item.namespace + '/' if item.namespace else ''}{item.name} violates its schema: {problem}",
                     "nothing was written; please report this with the input that caused it",
                 )
             )

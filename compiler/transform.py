@@ -43,6 +43,13 @@ class _ToNodes(Transformer):
     def _on_namespace_stmt(self, meta, children):
         return nodes.NamespaceStmt(self._word(children[0]), self._span(meta))
 
+    def _on_cluster_stmt(self, meta, children):
+        tier, priority = children
+        return nodes.ClusterStmt(tier, self._word(priority) if priority is not None else None, self._span(meta))
+
+    def _on_tier(self, meta, children):
+        return self._word(children[0])
+
     def _on_use_stmt(self, meta, children):
         token = children[0]
         if token.type == "STRING":
@@ -59,6 +66,9 @@ class _ToNodes(Transformer):
 
     def _on_allow_stmt(self, meta, children):
         return nodes.AllowStmt(children[0], children[1], self._span(meta))
+
+    def _on_pass_stmt(self, meta, children):
+        return nodes.PassStmt(children[0], children[1], self._span(meta))
 
     def _on_egress_only_stmt(self, meta, children):
         return nodes.OnlyStmt("egress", children[0], children[1], self._span(meta))

@@ -63,7 +63,49 @@ def intent_model(program: ir.Program) -> engine.PolicySet:
                 policies.append(
                     engine.Policy(name, intent.source.namespace.name, intent.source.selector, frozenset(), egress=(rule,), source=source, intent=text)
                 )
+    policies += cluster_model(program)
     return engine.PolicySet(policies)
+
+
+CLUSTER_TIERS = {ir.ADMIN: engine.ADMIN, ir.BASELINE: engine.BASELINE}
+CLUSTER_ACTIONS = {ir.ACCEPT: engine.ACCEPT, ir.DENY: engine.DENY, ir.PASS: engine.PASS}
+RULES_PER_PRIORITY = 100_000  # the intent model orders rules by (section priority, position): no API limit applies to it
+
+
+def subject_rule(pods: ir.Pods) -> engine.PeerRule:
+    ref = pods.namespace
+    namespaces = ir.LabelSelector.of({ir.NAME_LABEL: ref.name}) if ref.kind == "named" else ref.selector if ref.kind == "labelled" else ir.EVERYTHING
+    return engine.PeerRule("pods", "labelled", namespace_selector=namespaces, pod_selector=pods.selector)
+
+
+def cluster_model(program: ir.Program) -> list[engine.ClusterPolicy]:
+    """Cluster sections as engine cluster policies. The meaning, written down once:
+
+    - a section's rules are tried in order and the first that matches a flow decides it
+      (accept, deny, or pass to the namespaces' policies); sections of a tier by priority;
+    - a rule `A to B` applies at each end that is pods: the egress of A (towards B) and the
+      ingress of B (from A; `world` as B holds every pod); an end of addresses has no policy.
+
+    Each rule is its own policy, ordered by (section priority, position), so that the proof
+    checks the placement's objects and priorities against the order the user wrote.
+    """
+    out = []
+    for intent in program.cluster:
+        section, origin = intent.section, intent.origin
+        source = f"{origin.user_span.file}:{origin.user_span.line}"
+        priority = section.priority * RULES_PER_PRIORITY + intent.position
+        action, ports = CLUSTER_ACTIONS[intent.action], port_rules(intent.ports)
+        name = f"{section} rule {intent.position + 1}"
+        common = {"source": source, "intent": origin.describe()}
+        egress = engine.ClusterRule(action, peer_rules(intent.destination), ports, 0, origin.describe())
+        out.append(engine.ClusterPolicy(name, CLUSTER_TIERS[section.tier], priority, subject_rule(intent.source), egress=(egress,), **common))
+        destination = intent.destination
+        if isinstance(destination, ir.World):
+            destination = ir.Pods(ir.NamespaceRef("all"), ir.EVERYTHING)
+        if isinstance(destination, ir.Pods):
+            ingress = engine.ClusterRule(action, peer_rules(intent.source), ports, 0, origin.describe())
+            out.append(engine.ClusterPolicy(name, CLUSTER_TIERS[section.tier], priority, subject_rule(destination), ingress=(ingress,), **common))
+    return out
 
 
 def prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
@@ -77,46 +119,87 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     try:
         actual = engine.load_policies(item.manifest() for item in emitted)
     except engine.PolicyError as err:
-        span = emitted[0].intent.origin.user_span if emitted else program.intents[0].origin.user_span
+        span = emitted[0].origins[0].user_span if emitted else _statements(program)[0].origin.user_span
         return [Diagnostic("NP500", span, f"internal error: an emitted manifest cannot be read back: {err}", "nothing was written; please report this with the input that caused it")]
-    universe = engine.representative_universe([intended, actual])
-    atoms = engine.port_atoms([intended, actual], universe)
-    differences = engine.compare(engine.Reach(intended, universe, atoms), engine.Reach(actual, universe, atoms))
-    from .flows import name
-
-    out = []
-    for difference in differences:
-        subject = difference.subject
-        direction, peer, atom = difference.direction, difference.peer, difference.atom
-
-        def rank(policy: engine.Policy) -> tuple:
-            # The intent whose rule is about this peer and port first, then about the port, the peer, any rule; isolation last.
-            rules = policy.rules(direction)
-            peer_ok = [not r.peers or any(p.matches(peer, policy.namespace, universe) for p in r.peers) for r in rules]
-            port_ok = [not r.ports or any(p.protocol == atom.protocol and (p.port is None or isinstance(p.port, str) or p.port <= atom.number <= (p.end_port or p.port)) for p in r.ports) for r in rules]
-            both = any(a and b for a, b in zip(peer_ok, port_ok))
-            return (not both, not any(port_ok), not any(peer_ok), not rules)
-
-        involved = sorted(intended.selecting(subject), key=rank) or list(intended.policies)
-        source, destination = difference.flow()
-        said = "allow" if difference.first_allows else "deny"
-        did = "deny" if difference.first_allows else "allow"
-        by_intent = _intent_of(involved[0], program)
-        out.append(
-            Diagnostic(
-                "NP500",
-                by_intent.origin.user_span,
-                f"internal error: the manifests would {did} {difference.direction} {name(source, universe)} -> {name(destination, universe)} "
-                f"on {atom.number}/{atom.protocol}, but the intents {said} it",
-                "nothing was written; please report this with the input that caused it",
-                related=tuple((_intent_of(p, program).origin.user_span, "intent involved") for p in involved[1:4]),
-            )
-        )
+    out: list[Diagnostic] = []
+    for mine, theirs, subjects in _groups(intended, actual):
+        universe = engine.representative_universe([mine, theirs])
+        atoms = engine.port_atoms([mine, theirs], universe)
+        pods = [pod for pod in universe.pods if subjects(pod.namespace)]
+        differences = engine.compare(engine.Reach(mine, universe, atoms), engine.Reach(theirs, universe, atoms), 5 - len(out), pods)
+        out += [_difference(d, mine, universe, program) for d in differences]
+        if len(out) >= 5:
+            break
     return out
 
 
-def _intent_of(policy: engine.Policy, program: ir.Program) -> ir.Intent:
-    for intent in program.intents:
+BATCH_POLICIES = 2000  # namespaces are proven in batches of about this many policies: small universes, few of them
+
+
+def _groups(intended: engine.PolicySet, actual: engine.PolicySet):
+    """The proof, split by the namespace of the pods compared: (intended, actual, which namespaces' pods to compare).
+
+    A pod's sides depend only on the NetworkPolicies of its own namespace and on the cluster
+    policies, so namespaces are proven in batches, each over a universe built from the
+    batch's policies alone (memory stays linear in the program: one batch lives at a time);
+    pods of namespaces with no NetworkPolicy are compared once, under the cluster policies.
+    """
+    cluster = list(intended.cluster), list(actual.cluster)
+    namespaces = sorted(set(intended.by_namespace) | set(actual.by_namespace))
+    batch: list[str] = []
+    size = 0
+    for position, namespace in enumerate(namespaces):
+        batch.append(namespace)
+        size += len(intended.by_namespace.get(namespace, ())) + len(actual.by_namespace.get(namespace, ()))
+        if size < BATCH_POLICIES and position + 1 < len(namespaces):
+            continue
+        members = set(batch)
+        mine = engine.PolicySet([p for n in batch for p in intended.by_namespace.get(n, ())] + cluster[0])
+        theirs = engine.PolicySet([p for n in batch for p in actual.by_namespace.get(n, ())] + cluster[1])
+        yield mine, theirs, members.__contains__
+        batch, size = [], 0
+    if any(cluster):
+        held = set(namespaces)
+        yield engine.PolicySet(cluster[0]), engine.PolicySet(cluster[1]), lambda name: name not in held
+
+
+def _difference(difference: engine.Difference, intended: engine.PolicySet, universe: engine.Universe, program: ir.Program) -> Diagnostic:
+    from .flows import name
+
+    subject = difference.subject
+    direction, peer, atom = difference.direction, difference.peer, difference.atom
+
+    def rank(policy: engine.Policy) -> tuple:
+        # The intent whose rule is about this peer and port first, then about the port, the peer, any rule; isolation last.
+        rules = policy.rules(direction)
+        peer_ok = [not r.peers or any(p.matches(peer, policy.namespace, universe) for p in r.peers) for r in rules]
+        port_ok = [not r.ports or any(p.protocol == atom.protocol and (p.port is None or isinstance(p.port, str) or p.port <= atom.number <= (p.end_port or p.port)) for p in r.ports) for r in rules]
+        both = any(a and b for a, b in zip(peer_ok, port_ok))
+        return (not both, not any(port_ok), not any(peer_ok), not rules)
+
+    involved = sorted(intended.selecting(subject), key=rank) or intended.selecting_cluster(subject, universe) or list(intended.items)
+    source, destination = difference.flow()
+    said = "allow" if difference.first_allows else "deny"
+    did = "deny" if difference.first_allows else "allow"
+    by_intent = _intent_of(involved[0], program)
+    return Diagnostic(
+        "NP500",
+        by_intent.origin.user_span,
+        f"internal error: the manifests would {did} {difference.direction} {name(source, universe)} -> {name(destination, universe)} "
+        f"on {atom.number}/{atom.protocol}, but the intents {said} it",
+        "nothing was written; please report this with the input that caused it",
+        related=tuple((_intent_of(p, program).origin.user_span, "intent involved") for p in involved[1:4]),
+    )
+
+
+def _statements(program: ir.Program) -> list:
+    return list(program.intents) + list(program.cluster)
+
+
+def _intent_of(policy, program: ir.Program):
+    """The intent (or cluster rule) an intent-model policy was made from."""
+    statements = _statements(program)
+    for intent in statements:
         if intent.origin.describe() == policy.intent and f"{intent.origin.user_span.file}:{intent.origin.user_span.line}" == policy.source:
             return intent
-    return program.intents[0]
+    return statements[0]

@@ -6,16 +6,18 @@ import ipaddress
 
 import pytest
 
-from compiler import emit, engine
+from compiler import engine
+from compiler.backends import networkpolicy as emit
 from compiler.capabilities import Options, features_of, pod_ip_overlaps
-from compiler.targets import Feature, Status, list_targets, load_target
+from compiler.targets import Api, Feature, Status, list_targets, load_target
 from conftest import build_text
 
 F = Feature
 POD_CIDRS = ("10.244.0.0/16",)
 
-# For every feature, a minimal program (after `namespace t`) that uses it, and every feature
-# its manifests use. A feature missing here fails the matrix: a new table row is never untested.
+# For every NetworkPolicy feature, a minimal program (after `namespace t`) that uses it, and every
+# feature its manifests use. A feature missing here fails the matrix: a new table row is never
+# untested. The cluster policy features have their matrix in test_cluster_capabilities.py.
 PROGRAMS: dict[Feature, tuple[str, set[Feature]]] = {
     F.network_policy: ("deny ingress", {F.ingress}),
     F.ingress: ("deny ingress for app=db", {F.ingress}),
@@ -67,7 +69,7 @@ def expected_from_table(used: set[Feature], name: str) -> list[tuple[str, int, s
 
 
 @pytest.mark.parametrize("name", list_targets())
-@pytest.mark.parametrize("feature", list(Feature), ids=lambda f: f.value)
+@pytest.mark.parametrize("feature", Api.network_policy.features, ids=lambda f: f.value)
 def test_feature_matrix(feature, name):
     text, used = PROGRAMS[feature]
     used = used | {F.network_policy}
@@ -87,7 +89,7 @@ def test_feature_matrix(feature, name):
 
 
 def test_matrix_covers_every_feature():
-    assert set(PROGRAMS) == set(Feature)
+    assert set(PROGRAMS) == set(Api.network_policy.features)
 
 
 def test_one_diagnostic_per_intent_feature_and_target():
@@ -114,10 +116,13 @@ def test_stdlib_statements_are_reported_at_the_use_line_and_named():
     assert "--named-port NAME=NUMBER" in d.hint
 
 
-def test_world_on_an_ipv4_only_target_suggests_the_two_lines():
-    result = check("deny egress\nallow any to world:443", "weave")
-    (d,) = [d for d in result.diagnostics if d.code == "NP600"]
-    assert "IPv6" in d.message and "`0.0.0.0/0` and `cluster`" in d.hint
+def test_world_is_a_rule_without_peers_which_every_target_enforces():
+    # Written as 0.0.0.0/0 + ::/0 + every namespace, `world` failed on IPv4-only weave for netpolc's own ::/0.
+    result = check("deny all\nallow any to world:443\nallow world to app=web:80", "weave", prove=True)
+    assert result.ok and cni_findings(result) == []
+    rules = [rule for m in result.manifests() for rule in m["spec"].get("egress", []) + m["spec"].get("ingress", [])]
+    assert {"ports": [{"protocol": "TCP", "port": 443}]} in rules and {"ports": [{"protocol": "TCP", "port": 80}]} in rules
+    assert "NP600" in {d.code for d in check("deny egress\nallow any to ::/0:443", "weave").diagnostics}  # IPv6 written out still is
 
 
 # ---------------------------------------------------------------- limits

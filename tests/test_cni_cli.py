@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from compiler.cli import main as cli_main
-from compiler.targets import Feature, list_targets
+from compiler.targets import Api, Feature, list_targets
 from conftest import REPO, run_cli
 
 RANGES = "namespace shop\ndeny ingress\nallow app=web to app=api:8000-8010\n"
@@ -143,7 +143,11 @@ def test_cni_list_has_one_line_per_target():
     run = run_cli("cni", "list")
     lines = run.out.splitlines()
     assert run.code == 0 and [line.split(":")[0] for line in lines] == list_targets()
-    assert next(line for line in lines if line.startswith("flannel:")).endswith("[15 not enforced, 0 unknown]")
+    assert next(line for line in lines if line.startswith("flannel:")).endswith(
+        "[15 not enforced, 0 unknown; ClusterNetworkPolicy no, ANP/BANP no]"
+    )
+    assert next(line for line in lines if line.startswith("calico:")).endswith("; ClusterNetworkPolicy yes, ANP/BANP no]")
+    assert next(line for line in lines if line.startswith("ovn-kubernetes:")).endswith("; ClusterNetworkPolicy no, ANP/BANP yes]")
 
 
 def test_cni_show_prints_every_feature_and_the_notes():
@@ -153,8 +157,8 @@ def test_cni_show_prints_every_feature_and_the_notes():
     assert lines[0] == "weave: Weave Net (unmaintained), at 2.8.1, the newest version the table knows (pick another with weave@VERSION)"
     header = next(i for i, line in enumerate(lines) if line.startswith("feature "))
     assert lines[header].split() == ["feature", "status", "since", "consequence", "source"]
-    rows = {line.split()[0]: line.split() for line in lines[header + 1 : header + 1 + len(Feature)]}
-    assert list(rows) == [f.value for f in Feature]
+    rows = {line.split()[0]: line.split() for line in lines[header + 1 : header + 1 + len(Api.network_policy.features)]}
+    assert list(rows) == [f.value for f in Api.network_policy.features]
     assert rows["end_port"][1:3] == ["ignored", "field_ignored"]
     assert rows["egress"][1:3] == ["supported", "2.4"]
     assert "Notes:" in lines and any("Unmaintained" in line for line in lines)

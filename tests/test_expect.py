@@ -1,4 +1,4 @@
-"""`expect`, `netpolc test` and `netpolc explain`: verdicts, failing lines, the policies named, YAML input."""
+"""`expect`, `netpolc test` and `netpolc explain`: verdicts, failing lines, the policies named, YAML policies read."""
 
 from __future__ import annotations
 
@@ -187,42 +187,7 @@ def test_policies_folder_with_expect_only_file(write, tmp_path):
     assert isolating["name"] == "db-from-api" and isolating["source"].endswith("all.yaml:6")
 
 
-def test_invalid_yaml_is_np701_at_its_line(write, tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x\n")
-    root = write({"checks.netpol": "namespace shop\nexpect any -> any:80 allowed\n"})
-    run = run_cli("test", "--format", "json", str(root), "--policies", str(bad))
-    assert run.code == 1
-    (item,) = json.loads(run.out)["diagnostics"]
-    assert item["code"] == "NP701" and item["filename"].endswith("bad.yaml") and item["location"]["row"] == 4
-
-
-def test_invalid_policy_is_np701_at_its_document(write, tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        POLICIES
-        + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: both, namespace: shop}\n"
-        "spec:\n  podSelector: {}\n  ingress:\n  - from: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]\n"
-    )
-    root = write({"checks.netpol": "namespace shop\nexpect any -> any:80 allowed\n"})
-    run = run_cli("test", str(root), "--policies", str(bad))
-    assert run.code == 1
-    assert "bad.yaml:27:1: error[NP701]: document 4: invalid NetworkPolicy: NetworkPolicy both" in run.err
-    assert "ipBlock cannot be combined" in run.err
-
-
-def test_unreadable_policy_file_exits_2(write, tmp_path):
-    bad = tmp_path / "binary.yaml"
-    bad.write_bytes(b"\x00\x01\x02")
-    root = write({"checks.netpol": "namespace shop\nexpect any -> any:80 allowed\n"})
-    run = run_cli("test", str(root), "--policies", str(bad))
-    assert run.code == 2 and "NP103" in run.err
-
-
-def test_missing_policies_folder_is_a_usage_error(write, tmp_path):
-    root = write({"checks.netpol": "namespace shop\nexpect any -> any:80 allowed\n"})
-    run = run_cli("test", str(root), "--policies", str(tmp_path / "nowhere"))
-    assert run.code == 2 and "no such file or folder" in run.err
+# Errors in YAML inputs (positions, types, bounds, -n, standard input): tests/test_yaml_input.py
 
 
 # ---------------------------------------------------------------- explain

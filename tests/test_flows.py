@@ -235,7 +235,7 @@ WIDENED = "namespace shop\ndeny all\nallow app=web to app=db:5432\n"
 
 
 def test_proof_catches_a_widened_selector(monkeypatch):
-    from compiler import emit
+    from compiler.backends import networkpolicy as emit
 
     original = emit.peers_k8s
 
@@ -254,7 +254,7 @@ def test_proof_catches_a_widened_selector(monkeypatch):
 
 
 def test_proof_catches_a_wrong_port(monkeypatch):
-    from compiler import emit
+    from compiler.backends import networkpolicy as emit
 
     original = emit.port_k8s
     monkeypatch.setattr(emit, "port_k8s", lambda port: {**original(port), "port": port.port + 1} if isinstance(port.port, int) else original(port))
@@ -264,7 +264,7 @@ def test_proof_catches_a_wrong_port(monkeypatch):
 
 
 def test_proof_catches_a_dropped_isolation(monkeypatch):
-    from compiler import emit
+    from compiler.backends import networkpolicy as emit
 
     original = emit._emit_intent
     monkeypatch.setattr(emit, "_emit_intent", lambda intent, *a: [] if type(intent).__name__ == "Isolate" else original(intent, *a))

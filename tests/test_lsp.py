@@ -156,6 +156,21 @@ def test_hover_shows_the_manifests_of_the_line(tmp_path):
     run(scenario())
 
 
+def test_hover_on_a_cluster_rule_shows_its_cluster_objects(tmp_path):
+    text = "cluster admin priority 10\ndeny namespaces env=dev to namespaces env=prod\n"
+
+    async def scenario():
+        async with Editor(tmp_path) as editor:
+            uri = editor.open("guardrails.netpol", text)
+            assert list((await editor.diagnostics(uri)).diagnostics) == []
+            value = (await editor.request("hover", uri, 1, 3)).contents.value
+            assert value.startswith("**2 ClusterNetworkPolicy manifests** from this line")
+            assert "action: Deny" in value and "tier: Admin" in value
+            assert "ClusterNetworkPolicy" in (await editor.request("hover", uri, 0, 3)).contents.value  # the section line
+
+    run(scenario())
+
+
 def test_definition_of_use_lines(tmp_path):
     (tmp_path / "common.netpol").write_text("deny all\n")
 
@@ -178,6 +193,7 @@ def test_completion(tmp_path):
     async def scenario():
         async with Editor(tmp_path) as editor:
             uri = editor.open("shop.netpol", "namespace shop\n\nuse \nallow app=\nallow app=web in na\nallow app=web to app=db:80 \n")
+            await editor.diagnostics(uri)  # completion offers what the last build found in the other files
             start = labels(await editor.request("completion", uri, 1, 0))
             assert {"allow", "deny", "namespace", "use", "expect", "egress only to", "ingress only from"} <= set(start)
             assert set(labels(await editor.request("completion", uri, 2, 4))) >= {"dns", "default-deny", "monitoring", '"data.netpol"'}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from compiler.targets import (
+    Api,
     Consequence,
     Feature,
     Status,
@@ -62,8 +63,9 @@ def test_rows_that_differ_from_the_baseline_have_a_source(name):
 def test_since_versions_are_not_newer_than_latest_version(name):
     target, _ = load_target(name)
     for row in target.rows.values():
-        if row.since and target.latest_version:
-            assert _version_key(row.since) <= _version_key(target.latest_version)
+        for era in (row, *row.changes):
+            if era.since and target.latest_version:
+                assert _version_key(era.since) <= _version_key(target.latest_version), f"{name}.{row.feature.value}"
 
 
 def test_baseline_supports_everything():
@@ -175,7 +177,11 @@ def test_network_policy_gate_applies_before_since():
 
 def test_flannel_describes_every_feature_as_not_enforced():
     target, _ = load_target("flannel")
-    assert {status for _, status, *_ in describe_table(target)} == {"ignored"}
+    assert {status for _, status, *_ in describe_table(target, features=Api.network_policy.features)} == {"ignored"}
+    cluster = [f for f in Feature if f.api is not Api.network_policy]
+    assert {(status, consequence) for _, status, _, consequence, _ in describe_table(target, features=cluster)} == {
+        ("unsupported", "crd_missing")
+    }
 
 
 @pytest.mark.parametrize(
@@ -250,4 +256,5 @@ def test_sources_look_like_urls_or_repository_references():
     reference = re.compile(r"^(https://\S+|[\w.-]+/[\w.-]+ \S.*)$")
     for name in TARGETS:
         for row in load_target(name)[0].rows.values():
-            assert reference.match(row.source), f"{name}: {row.source}"
+            for era in (row, *row.changes):
+                assert reference.match(era.source), f"{name}: {era.source}"

@@ -25,14 +25,43 @@ def inputs(paths: list[str]):
         raise UsageError(str(err)) from None
 
 
-def workspace(paths: list[str], policies: list[str] | None):
-    """The programs and YAML policies the flow commands (test, explain, graph) look at."""
+def workspace(
+    paths: list[str], policies: list[str] | None, namespace: str | None = None, match_namespace: bool = True, warn: bool = True, cluster: list[str] = ()
+):
+    """The programs and YAML policies the flow commands (test, explain, graph) look at.
+
+    `namespace` (-n) is where YAML objects without one go; with `warn`, the warnings of a
+    workspace that has no error go to standard error here (the command prints errors itself).
+    """
     from ..workspace import InputsError, open_workspace
 
+    check_namespace(namespace)
     try:
-        return open_workspace(paths, policies or [])
+        space = open_workspace(paths, policies or [], namespace=namespace, match_namespace=match_namespace, cluster=cluster or [])
     except InputsError as err:
         raise UsageError(str(err)) from None
+    if warn and space.ok and space.diagnostics:
+        import sys
+
+        from ..render import render
+
+        sys.stderr.write(render(space.diagnostics, "text", space.files))
+    return space
+
+
+def check_namespace(namespace: str | None) -> None:
+    """-n NAME must be a namespace name (a DNS-1123 label), as kubectl requires."""
+    import re
+
+    if namespace is not None and not (len(namespace) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace)):
+        raise UsageError(f"-n {namespace!r}: a namespace name is at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit")
+
+
+def check_api(api: str) -> None:
+    from ..emit import CLUSTER_APIS
+
+    if api not in CLUSTER_APIS:
+        raise UsageError(f"unknown --api {api!r}; choose v1alpha2 (ClusterNetworkPolicy) or v1alpha1 (AdminNetworkPolicy / BaselineAdminNetworkPolicy)")
 
 
 def check_format(fmt: str, formats) -> None:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import EXIT_FINDINGS, EXIT_OK, check_format, exit_code, inputs, targets
+from . import EXIT_FINDINGS, EXIT_OK, check_api, check_format, exit_code, inputs, targets
 
 
 def run(
     paths: list[str], output: Path | None = None, check: bool = False, strict: bool = False, fmt: str = "text",
-    cni: list[str] = (), expand_port_ranges: int | None = None, named_ports: list[str] = (),
+    cni: list[str] = (), expand_port_ranges: int | None = None, named_ports: list[str] = (), api: str = "v1alpha2",
 ) -> int:
-    from ..output import OutputError, stale, to_yaml, tree_files, write_tree
+    from ..output import OutputError, to_yaml, tree_files, write_tree
     from ..pipeline import build
     from ..render import FORMATS, render
     from . import UsageError
 
     check_format(fmt, FORMATS)
+    check_api(api)
     if check and output is None:
         raise UsageError("--check compares against an output folder: add -o DIR")
     items = inputs(paths)
@@ -25,7 +26,7 @@ def run(
     if found:  # a bad config file: nothing is compiled for targets it may have named wrongly
         sys.stderr.write(render(found, fmt, config_files))
         return exit_code(found, strict)
-    result = build(items, validate=True, cni=options)
+    result = build(items, validate=True, cni=options, api=api)
     if result.diagnostics:
         sys.stderr.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
     code = exit_code(result.diagnostics, strict)
@@ -35,26 +36,40 @@ def run(
         sys.stdout.write(to_yaml(result.manifests()))
         return EXIT_OK
     files = tree_files(result.emitted)
-    if check:
-        changes = stale(output, files)
-        for change in changes:
-            sys.stderr.write(f"{(output / change.path).as_posix()}: {change.kind}\n")
-        if changes:
-            sys.stderr.write(
-                f"error[NP502]: {output.as_posix()} is stale: {len(changes)} file(s) differ from the sources; "
-                f"run `netpolc compile {' '.join(paths)} -o {output.as_posix()}`\n"
-            )
-            return EXIT_FINDINGS
-        sys.stderr.write(f"{output.as_posix()} is up to date ({len(files)} policies)\n")
-        return EXIT_OK
     try:
-        changes = write_tree(output, files)
+        if check:
+            return _check(output, files, paths)
+        written = write_tree(output, files)
     except OutputError as err:
-        sys.stderr.write(f"error[NP503]: {err}\n")
+        _notes(err.notes)
+        sys.stderr.write(f"error[{err.code}]: {err.message}\n  help: {err.hint}\n")
         return EXIT_FINDINGS
-    counts = {kind: sum(c.kind == kind for c in changes) for kind in ("added", "changed", "removed")}
+    _notes(written.notes)
+    counts = {kind: sum(c.kind == kind for c in written.changes) for kind in ("added", "changed", "removed")}
+    into = f" (into {written.into}, the folder it links to)" if written.into else ""
     sys.stderr.write(
-        f"wrote {len(files)} policies to {output.as_posix()} "
+        f"wrote {len(files)} policies to {output.as_posix()}{into} "
         f"({counts['added']} added, {counts['changed']} changed, {counts['removed']} removed)\n"
     )
     return EXIT_OK
+
+
+def _check(output: Path, files: dict[str, str], paths: list[str]) -> int:
+    from ..output import stale
+
+    changes = stale(output, files)
+    for change in changes:
+        sys.stderr.write(f"{(output / change.path).as_posix()}: {change.kind}\n")
+    if changes:
+        sys.stderr.write(
+            f"error[NP502]: {output.as_posix()} is stale: {len(changes)} file(s) differ from the sources; "
+            f"run `netpolc compile {' '.join(paths)} -o {output.as_posix()}`\n"
+        )
+        return EXIT_FINDINGS
+    sys.stderr.write(f"{output.as_posix()} is up to date ({len(files)} policies)\n")
+    return EXIT_OK
+
+
+def _notes(notes) -> None:
+    for note in notes:
+        sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")

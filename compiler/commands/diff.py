@@ -10,34 +10,43 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, exit_code
+from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, check_namespace, exit_code
 
 FORMATS = ("text", "json", "markdown")
 
 
-def run(arguments: list[str], fmt: str = "text", fail_on_closed: bool = False) -> int:
+def run(arguments: list[str], fmt: str = "text", fail_on_closed: bool = False, namespace: str | None = None) -> int:
+    from ..manifests import STDIN
     from ..render import render
 
     check_format(fmt, FORMATS)
+    check_namespace(namespace)
     if len(arguments) < 2 and not (arguments and _is_range(arguments[0])):
         raise UsageError("give two files or folders (netpolc diff OLD NEW), or a git range and paths (netpolc diff main..HEAD policies/)")
     if _is_range(arguments[0]):
         old_rev, new_rev = _parse_range(arguments[0])
         paths = arguments[1:] or ["."]
+        if STDIN in paths:
+            raise UsageError("a revision range compares paths of the repository; standard input (-) is not one: compare a folder with it instead (netpolc diff OLD -)")
         with _git_tree(old_rev, paths) as old_root, _git_tree(new_rev, paths) as new_root:
-            old = _side(old_root, paths, f"{old_rev}")
-            new = _side(new_root, paths, f"{new_rev}")
+            old = _side(old_root, paths, f"{old_rev}", namespace)
+            new = _side(new_root, paths, f"{new_rev}", namespace)
         labels = (old_rev, new_rev)
     else:
         if len(arguments) != 2:
             raise UsageError("give exactly two files or folders: netpolc diff OLD NEW")
-        old = _side(None, [arguments[0]], arguments[0])
-        new = _side(None, [arguments[1]], arguments[1])
-        labels = (arguments[0], arguments[1])
+        if arguments == [STDIN, STDIN]:
+            raise UsageError("standard input (-) can be one side only: netpolc diff OLD - (or - NEW)")
+        old = _side(None, [arguments[0]], arguments[0], namespace)
+        new = _side(None, [arguments[1]], arguments[1], namespace)
+        labels = tuple("<stdin>" if a == STDIN else a for a in arguments)
     for space in (old, new):
         if not space.ok:
             sys.stderr.write(render(space.diagnostics, "text", space.files))
             return exit_code(space.diagnostics, False)
+    warnings = old.diagnostics + new.diagnostics  # both sides are free of errors here
+    if warnings:
+        sys.stderr.write(render(warnings, "text", {**old.files, **new.files}))
 
     from ..diff import diff
 
@@ -88,7 +97,7 @@ def _markdown(result, labels) -> str:
 # ---------------------------------------------------------------- sides
 
 
-def _side(root: Path | None, paths: list[str], label: str):
+def _side(root: Path | None, paths: list[str], label: str, namespace: str | None = None):
     """Compile / read one side. With a root (a git export), paths are inside it and files are named as in the repository."""
     from ..workspace import InputsError, Workspace, open_workspace, split_kinds
 
@@ -99,12 +108,12 @@ def _side(root: Path | None, paths: list[str], label: str):
         with _chdir(root):
             netpol, yaml = split_kinds(present)
             try:
-                return open_workspace(netpol, yaml)
+                return open_workspace(netpol, yaml, namespace=namespace)
             except InputsError as err:
                 raise UsageError(f"{label}: {err}") from None
     netpol, yaml = split_kinds(paths)
     try:
-        return open_workspace(netpol, yaml)
+        return open_workspace(netpol, yaml, namespace=namespace)
     except InputsError as err:
         raise UsageError(str(err)) from None
 

@@ -24,7 +24,8 @@ def run(arguments: list[str], policies: list[str] | None = None, namespace: str 
     *paths, text = arguments
     if not paths and not policies:
         raise UsageError("nothing to explain against: pass .netpol files or folders, or --policies DIR")
-    space = workspace(paths, policies)
+    # -n is the flow's namespace and where YAML without one goes; objects of other namespaces are read as written.
+    space = workspace(paths, policies, namespace, match_namespace=False)
     if not space.ok:
         sys.stderr.write(render(space.diagnostics, "text", space.files))
         return exit_code(space.diagnostics, False)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from . import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, inputs
@@ -109,18 +107,16 @@ def unified_diff(before: str, after: str, name: str) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace the file in one step (a reader sees the old or the new text, never half), keeping its mode."""
-    target = path.resolve()  # through a symlink: rewrite the file it points to, keep the link
-    mode = target.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".netpolc-fmt", dir=target.parent)
+    """Replace the file in one step (a reader sees the old or the new text, never half), keeping its mode.
+
+    A .netpol that is a symbolic link stays one: the file it points to is formatted, as it is the
+    file the link stands for (every command reads through the link too). Raises OSError.
+    """
+    import errno
+
+    from ..output import OutputError, write_file
+
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+        write_file(path, text.encode("utf-8"))
+    except OutputError as err:
+        raise OSError(errno.EIO, err.message) from None

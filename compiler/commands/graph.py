@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import EXIT_OK, EXIT_USAGE, UsageError, check_format, exit_code, workspace
+from . import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, check_format, exit_code, workspace
 
 FORMATS = ("dot", "mermaid", "svg")
 
 
-def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", output: Path | None = None) -> int:
+def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", output: Path | None = None, namespace: str | None = None) -> int:
     from ..graph import build, to_dot, to_mermaid
     from ..render import render
 
@@ -27,7 +27,7 @@ def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", o
             "--format dot or --format mermaid need nothing\n"
         )
         return EXIT_USAGE
-    space = workspace(paths, policies)
+    space = workspace(paths, policies, namespace)
     if not space.ok:
         sys.stderr.write(render(space.diagnostics, "text", space.files))
         return exit_code(space.diagnostics, False)
@@ -45,9 +45,13 @@ def run(paths: list[str], policies: list[str] | None = None, fmt: str = "dot", o
     if output is None:
         sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(data.decode("utf-8"))
         return EXIT_OK
-    try:
-        output.write_bytes(data)
-    except OSError as err:
-        raise UsageError(f"{output}: cannot write: {err.strerror or err}") from None
-    sys.stderr.write(f"wrote {output} ({len(graph.nodes)} nodes, {len(graph.edges)} edges)\n")
+    from ..output import OutputError, write_file
+
+    try:  # replaced in one step; a link named here is kept and the file it points to replaced
+        into = write_file(output, data)
+    except OutputError as err:
+        sys.stderr.write(f"error[{err.code}]: {err.message}\n  help: {err.hint}\n")
+        return EXIT_FINDINGS
+    through = f" (into {into}, the file it links to)" if into else ""
+    sys.stderr.write(f"wrote {output}{through} ({len(graph.nodes)} nodes, {len(graph.edges)} edges)\n")
     return EXIT_OK

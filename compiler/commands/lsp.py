@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from . import EXIT_OK
-
 
 def run() -> int:
     from ..lsp import serve
 
-    serve()
-    return EXIT_OK
+    return serve()

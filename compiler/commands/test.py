@@ -10,13 +10,16 @@ from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, exit_code, works
 FORMATS = ("text", "json", "github")
 
 
-def run(paths: list[str], policies: list[str] | None = None, fmt: str = "text", strict: bool = False) -> int:
-    from ..expect import check_all
+def run(
+    paths: list[str], policies: list[str] | None = None, fmt: str = "text", strict: bool = False, namespace: str | None = None, cluster: list[str] = ()
+) -> int:
+    from ..diagnostics import sorted_unique
+    from ..expect import check_all, unmatched
 
     check_format(fmt, FORMATS)
     if not paths:
         raise UsageError("nothing to test: pass the .netpol files or folders that hold the `expect` lines")
-    space = workspace(paths, policies)
+    space = workspace(paths, policies, namespace, warn=False, cluster=cluster)  # printed below, with the results
     if not space.ok:
         _print(fmt, space, [], space.diagnostics)
         return exit_code(space.diagnostics, strict)
@@ -25,23 +28,26 @@ def run(paths: list[str], policies: list[str] | None = None, fmt: str = "text", 
         sys.stderr.write("netpolc: no `expect` statements in the inputs: nothing was tested (write e.g. `expect app=web -> app=db:5432 allowed`)\n")
         _print(fmt, space, [], space.diagnostics)
         return EXIT_FINDINGS
-    outcomes = check_all(space.policies, space.context, expects)
-    failures = [o.diagnostic() for o in outcomes if not o.passed]
-    _print(fmt, space, outcomes, space.diagnostics + failures)
+    outcomes = check_all(space.policies, space.context, expects, space.snapshot)
+    failures = [o.diagnostic() for o in outcomes if not o.passed and not o.vacuous]
+    findings = sorted_unique(space.diagnostics + unmatched(outcomes, [space.policies, *space.context]))
+    _print(fmt, space, outcomes, findings + failures)
     if failures:
         return EXIT_FINDINGS
-    return exit_code(space.diagnostics, strict) if space.diagnostics else EXIT_OK
+    return exit_code(findings, strict) if findings else EXIT_OK
 
 
 def _print(fmt: str, space, outcomes, diagnostics) -> None:
     from ..render import as_dict, render
 
     passed = sum(o.passed for o in outcomes)
-    failed = len(outcomes) - passed
+    vacuous = sum(o.vacuous for o in outcomes)
+    failed = len(outcomes) - passed - vacuous
     if fmt == "json":
         document = {
             "passed": passed,
             "failed": failed,
+            "about_nothing": vacuous,
             "expectations": [o.as_dict() for o in outcomes],
             "diagnostics": [as_dict(d) for d in diagnostics],
         }
@@ -57,4 +63,5 @@ def _print(fmt: str, space, outcomes, diagnostics) -> None:
         # The renderer's own summary counts errors; the test summary below says it better.
         sys.stdout.write(render(failures, "text", space.files).rsplit("\n", 2)[0] + "\n")
     if outcomes or not others:
-        sys.stdout.write(f"{passed} passed, {failed} failed\n")
+        nothing = f", {vacuous} about no pod (NP707)" if vacuous else ""
+        sys.stdout.write(f"{passed} passed, {failed} failed{nothing}\n")

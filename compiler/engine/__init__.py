@@ -34,7 +34,26 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 
-from .model import DIRECTIONS, EGRESS, INGRESS, PROTOCOLS, PeerRule, Policy, PolicyError, PolicySet, PortRule, Rule
+from .model import (
+    ACCEPT,
+    ACTIONS,
+    ADMIN,
+    BASELINE,
+    DENY,
+    DIRECTIONS,
+    EGRESS,
+    INGRESS,
+    PASS,
+    PROTOCOLS,
+    ClusterPolicy,
+    ClusterRule,
+    PeerRule,
+    Policy,
+    PolicyError,
+    PolicySet,
+    PortRule,
+    Rule,
+)
 from .universe import (
     OTHER_NAMESPACE,
     OTHER_VALUE,
@@ -44,11 +63,12 @@ from .universe import (
     Namespace,
     Pod,
     Universe,
+    address_regions,
     representative_universe,
 )
 from .read import load_policies, read_policy
 from .evaluate import SideVerdict, Verdict, evaluate
-from .reach import Allowed, Atom, Reach, port_atoms
+from .reach import Allowed, Atom, Reach, bits, port_atoms
 from .compare import Difference, compare
 
 
@@ -69,8 +89,9 @@ def paused_gc():
 
 
 __all__ = [
+    "ACCEPT", "ACTIONS", "ADMIN", "BASELINE", "DENY", "PASS", "ClusterPolicy", "ClusterRule", "bits",
     "DIRECTIONS", "EGRESS", "INGRESS", "PROTOCOLS", "PeerRule", "Policy", "PolicyError", "PolicySet", "PortRule", "Rule",
     "OTHER_NAMESPACE", "OTHER_VALUE", "Address", "ContainerPort", "Endpoint", "Namespace", "Pod", "Universe",
-    "representative_universe", "load_policies", "read_policy", "SideVerdict", "Verdict", "evaluate",
+    "representative_universe", "address_regions", "load_policies", "read_policy", "SideVerdict", "Verdict", "evaluate",
     "Allowed", "Atom", "Reach", "port_atoms", "Difference", "compare", "paused_gc",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from .model import DIRECTIONS, INGRESS
 from .reach import Atom, Reach
@@ -22,8 +22,8 @@ class Difference(NamedTuple):
         return (self.peer, self.subject) if self.direction == INGRESS else (self.subject, self.peer)
 
 
-def compare(first: Reach, second: Reach, limit: int = 5) -> list[Difference]:
-    """Differences between two policy sets over the same universe and atoms, per side.
+def compare(first: Reach, second: Reach, limit: int = 5, pods: Iterable[Pod] | None = None) -> list[Difference]:
+    """Differences between two policy sets over the same universe and atoms, per side (of `pods`, default every pod).
 
     Sides are compared class by class (pods with the same selecting policies in both sets
     are compared once), and only a class pair that differs is searched atom by atom.
@@ -33,7 +33,7 @@ def compare(first: Reach, second: Reach, limit: int = 5) -> list[Difference]:
     seen: set = set()
     endpoints = first.endpoints
     protocol_of = first.protocol_of
-    for pod in first.universe.pods:
+    for pod in first.universe.pods if pods is None else pods:
         for direction in DIRECTIONS:
             a = first.side(pod, direction)
             b = second.side(pod, direction)

@@ -15,6 +15,12 @@ EGRESS = "egress"
 DIRECTIONS = (INGRESS, EGRESS)
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
+# ClusterNetworkPolicy tiers, in the order they are evaluated (NetworkPolicy sits between them).
+ADMIN, BASELINE = "Admin", "Baseline"
+TIER_ORDER = {ADMIN: 0, BASELINE: 1}
+ACCEPT, DENY, PASS = "Accept", "Deny", "Pass"
+ACTIONS = (ACCEPT, DENY, PASS)
+
 
 class PeerRule(NamedTuple):
     """One peer of a rule. kind: `pods`, `block` or `all` (an empty from/to list)."""
@@ -30,18 +36,9 @@ class PeerRule(NamedTuple):
     def matches(self, endpoint: Endpoint, policy_namespace: str, universe: Universe) -> bool:
         if self.kind == "all":
             return True
-        if self.kind == "block":
-            ip = endpoint.ip
-            if ip is None:
-                return False
-            address = ipaddress.ip_address(ip)
-            network = ipaddress.ip_network(self.cidr)
-            if address.version != network.version or address not in network:
-                return False
-            return not any(
-                address in ipaddress.ip_network(e) for e in self.excepts if ipaddress.ip_network(e).version == address.version
-            )
-        if not endpoint.is_pod:
+        if self.kind == "block":  # a pod matches by any of its addresses (dual stack), when they are known
+            return any(self.covers(ip) for ip in endpoint.ips)
+        if not endpoint.is_pod or endpoint.host_network:  # host-network pods are never selected as peers
             return False
         if self.namespace_kind == "policy" and endpoint.namespace != policy_namespace:
             return False
@@ -52,6 +49,14 @@ class PeerRule(NamedTuple):
         ):
             return False
         return self.pod_selector is None or self.pod_selector.matches(endpoint.labels)
+
+    def covers(self, ip: str) -> bool:
+        """A `block` peer: the address is in the CIDR and in none of its excepts."""
+        address = ipaddress.ip_address(ip)
+        network = ipaddress.ip_network(self.cidr)
+        if address.version != network.version or address not in network:
+            return False
+        return not any(address in ipaddress.ip_network(e) for e in self.excepts if ipaddress.ip_network(e).version == address.version)
 
     def describe(self) -> str:
         if self.kind == "all":
@@ -115,20 +120,73 @@ class Policy(NamedTuple):
         return f"{self.namespace}/{self.name}{where}"
 
 
-class PolicySet:
-    """Policies indexed by namespace."""
+class ClusterRule(NamedTuple):
+    """One rule of a ClusterNetworkPolicy: an action for traffic with one of its peers on one of its ports."""
 
-    def __init__(self, policies: Iterable[Policy]):
-        self.policies = tuple(policies)
+    action: str  # Accept, Deny or Pass
+    peers: tuple[PeerRule, ...]  # at least one
+    ports: tuple[PortRule, ...]  # empty: every port of every protocol
+    number: int = 0  # position in the policy's list of rules (first match wins)
+    name: str = ""
+
+
+class ClusterPolicy(NamedTuple):
+    """A ClusterNetworkPolicy (or a v1alpha1 AdminNetworkPolicy / BaselineAdminNetworkPolicy), or intents in that shape.
+
+    `subject` is a `pods` peer (namespace selector, optional pod selector) naming the pods
+    whose ingress and egress the rules decide; rules are tried in order, the first match decides.
+    """
+
+    name: str
+    tier: str  # Admin or Baseline
+    priority: int
+    subject: PeerRule
+    ingress: tuple[ClusterRule, ...] = ()
+    egress: tuple[ClusterRule, ...] = ()
+    source: str = ""
+    intent: str = ""
+    kind: str = "ClusterNetworkPolicy"
+
+    namespace = ""  # cluster-scoped
+
+    def rules(self, direction: str) -> tuple[ClusterRule, ...]:
+        return self.ingress if direction == INGRESS else self.egress
+
+    def describe(self) -> str:
+        where = f" ({self.source}: {self.intent})" if self.source else ""
+        return f"{self.kind} {self.name}{where}"
+
+
+def tier_order(policy: ClusterPolicy) -> tuple:
+    """Evaluation order: Admin before Baseline, lower priority first; equal priorities by name (the API leaves them undefined)."""
+    return (TIER_ORDER[policy.tier], policy.priority, policy.name)
+
+
+class PolicySet:
+    """Policies indexed by namespace, and cluster policies in evaluation order."""
+
+    def __init__(self, policies: Iterable[Policy | ClusterPolicy]):
+        self.items = tuple(policies)
+        self.policies = tuple(p for p in self.items if isinstance(p, Policy))
+        self.cluster = tuple(sorted((p for p in self.items if isinstance(p, ClusterPolicy)), key=tier_order))
         self.by_namespace: dict[str, list[Policy]] = {}
         for policy in self.policies:
             self.by_namespace.setdefault(policy.namespace, []).append(policy)
 
     def __len__(self) -> int:
-        return len(self.policies)
+        return len(self.items)
 
     def selecting(self, pod: Pod) -> list[Policy]:
+        """The NetworkPolicies that select the pod (none for a host-network pod: policies do not apply to it)."""
+        if pod.host_network:
+            return []
         return [p for p in self.by_namespace.get(pod.namespace, ()) if p.pod_selector.matches(pod.labels)]
+
+    def selecting_cluster(self, pod: Pod, universe: Universe) -> list[ClusterPolicy]:
+        """The cluster policies whose subject holds the pod, in evaluation order."""
+        if pod.host_network:
+            return []
+        return [p for p in self.cluster if p.subject.matches(pod, "", universe)]
 
 
 class PolicyError(ValueError):

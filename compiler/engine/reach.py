@@ -6,7 +6,7 @@ import ipaddress
 from typing import Iterable, NamedTuple
 
 from ..ir import NAME_LABEL, LabelSelector
-from .model import EGRESS, INGRESS, PROTOCOLS, PeerRule, Policy, PolicySet, PortRule
+from .model import ACCEPT, ADMIN, EGRESS, INGRESS, PASS, PROTOCOLS, ClusterPolicy, ClusterRule, PeerRule, Policy, PolicySet, PortRule
 from .universe import Endpoint, Pod, Universe
 
 
@@ -30,7 +30,7 @@ def port_atoms(policy_sets: Iterable[PolicySet], universe: Universe, extra: Iter
                 cuts[rule.protocol].add(end)
 
     for policy_set in policy_sets:
-        for policy in policy_set.policies:
+        for policy in policy_set.items:
             for rule in policy.ingress + policy.egress:
                 for port in rule.ports:
                     add(port)
@@ -73,13 +73,15 @@ class Index:
         self.size = len(universe.endpoints)
         self.full = (1 << self.size) - 1
         self.position = {id(e): i for i, e in enumerate(universe.endpoints)}
-        self.by_namespace: dict[str, list[int]] = {}
+        self.by_namespace: dict[str, list[int]] = {}  # the pods selectors can select: host-network pods never
         for i, pod in enumerate(universe.pods):
-            self.by_namespace.setdefault(pod.namespace, []).append(i)
+            if not pod.host_network:
+                self.by_namespace.setdefault(pod.namespace, []).append(i)
         # Addresses (and pods that have an IP) sorted by family and number, for CIDR lookups.
-        located = [(ipaddress.ip_address(e.ip), i) for i, e in enumerate(universe.endpoints) if e.ip is not None]
+        located = [(ipaddress.ip_address(ip), i) for i, e in enumerate(universe.endpoints) for ip in e.ips]
         self.ips = {4: sorted((int(a), i) for a, i in located if a.version == 4), 6: sorted((int(a), i) for a, i in located if a.version == 6)}
         self.ip_keys = {v: [n for n, _ in items] for v, items in self.ips.items()}
+        self.postings: dict | None = None  # built on first use: (namespace, key[, value]) -> pods
         self.peer_masks: dict = {}
         self.namespace_masks: dict = {}
         self.matchers: dict = {}
@@ -96,7 +98,38 @@ class Index:
         if selector is None or selector.is_empty:
             return list(indices)
         match, pods = self.matcher(selector), self.universe.pods
-        return [i for i in indices if match(pods[i].labels)]
+        return [i for i in self._candidates(namespace, selector, indices) if match(pods[i].labels)]
+
+    def _candidates(self, namespace: str, selector: LabelSelector, indices) -> list[int] | tuple:
+        """The shortest posting list that holds every pod the selector can match (label -> pods, per namespace).
+
+        A selector is a conjunction, so each `key=value` term and each `key in (...)` or
+        `key` (Exists) term bounds it; the matcher then checks the few candidates left.
+        """
+        if self.postings is None:
+            postings: dict[tuple, list[int]] = {}
+            for i, pod in enumerate(self.universe.pods):
+                if pod.host_network:
+                    continue
+                for key, value in pod.labels.items():
+                    postings.setdefault((pod.namespace, key, value), []).append(i)
+                    postings.setdefault((pod.namespace, key), []).append(i)
+            self.postings = postings
+        best = indices
+        for key, value in selector.match_labels:
+            found = self.postings.get((namespace, key, value), ())
+            if len(found) < len(best):
+                best = found
+        for expression in selector.match_expressions:
+            if expression.operator == "Exists":
+                found = self.postings.get((namespace, expression.key), ())
+            elif expression.operator == "In":
+                found = sorted(i for v in expression.values for i in self.postings.get((namespace, expression.key, v), ()))
+            else:
+                continue
+            if len(found) < len(best):
+                best = found
+        return best
 
     def selected(self, namespace: str, selector: LabelSelector) -> tuple[int, ...]:
         """The pods a policy of `namespace` with this podSelector selects (cached)."""
@@ -152,11 +185,12 @@ class Index:
 
 
 class Allowed:
-    """One isolated side of one class of pods: the peers allowed, per port atom.
+    """One decided side of one class of pods: the peers allowed, per port atom.
 
-    `base[protocol]` holds the peers allowed on every port of that protocol, `extra[atom]`
-    the peers allowed on that atom only (never repeating base bits), so equal objects mean
-    equal behaviour and a rule without ports costs one operation, not one per atom.
+    `base[protocol]` holds the peers allowed on the ports of that protocol that no rule
+    names, `extra[atom]` the whole set allowed on an atom that differs from its protocol's
+    base (never equal to it), so equal objects mean equal behaviour and a rule without
+    ports costs one operation, not one per atom.
     """
 
     __slots__ = ("base", "extra")
@@ -166,21 +200,22 @@ class Allowed:
         self.extra: dict[int, int] = {}
 
     def at(self, atom_index: int, protocol: str) -> int:
-        return self.base[protocol] | self.extra.get(atom_index, 0)
-
-    def normalise(self, protocol_of) -> "Allowed":
-        extra = {}
-        for index, mask in self.extra.items():
-            mask &= ~self.base[protocol_of[index]]
-            if mask:
-                extra[index] = mask
-        self.extra = extra
-        return self
+        found = self.extra.get(atom_index)
+        return self.base[protocol] if found is None else found
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Allowed) and self.base == other.base and self.extra == other.extra
 
     __hash__ = None
+
+
+class _Compiled(NamedTuple):
+    """A cluster rule over one universe: its action, the peers it names, and the port atoms it matches."""
+
+    action: str
+    peers: int
+    protocols: frozenset[str]  # protocols matched on every port
+    atoms: dict[int, int]  # atom -> peers matched on that atom (named and numbered ports)
 
 
 class Reach:
@@ -206,6 +241,7 @@ class Reach:
             self._numbers[atom.protocol].append(atom.number)
         self._class_cache: dict = {}
         self._selection: dict | None = None
+        self._tiered: dict | None = None
         self._named: dict = {}
 
     # -- atoms
@@ -270,18 +306,64 @@ class Reach:
             self._selection = {i: tuple(found) for i, found in selection.items()}
         return self._selection.get(self.index.position[id(pod)], ())
 
+    def tiered(self, pod: Pod) -> tuple[ClusterPolicy, ...]:
+        """The cluster policies whose subject holds the pod, in evaluation order."""
+        if not self.policies.cluster:
+            return ()
+        if self._tiered is None:
+            selection: dict[int, list[ClusterPolicy]] = {}
+            for policy in self.policies.cluster:
+                subject = self.index.peer_mask(policy.subject, "")
+                for i in bits(subject):
+                    selection.setdefault(i, []).append(policy)
+            self._tiered = {i: tuple(found) for i, found in selection.items()}
+        return self._tiered.get(self.index.position[id(pod)], ())
+
     def side(self, pod: Pod, direction: str) -> Allowed | None:
-        """None if the pod is not isolated in `direction`, else the peers allowed per atom."""
+        """None if nothing decides the pod's side in `direction` (everything allowed), else the peers allowed per atom.
+
+        Tiers in order: the Admin tier's first matching rule (Accept, Deny, or Pass to the
+        next tier), then NetworkPolicy when one isolates the pod (it decides everything it
+        is handed), then the Baseline tier's first matching rule, then allow.
+        """
         selected = self.selecting(pod)
-        if not any(direction in p.isolates for p in selected):
+        isolated = any(direction in p.isolates for p in selected)
+        tiered = tuple(p for p in self.tiered(pod) if p.rules(direction))
+        if not isolated and not tiered:
             return None
         # Only policies that speak about this direction decide it: pods that differ elsewhere still share a class.
-        selected = tuple(p for p in selected if direction in p.isolates or p.rules(direction))
+        selected = tuple(p for p in selected if direction in p.isolates or p.rules(direction)) if isolated else ()
+        named_here = direction == INGRESS  # a named port resolves on the destination: this pod
         # The pod's ports by identity (pods share their tuple; hashing 10,000 named ports per call was the cost).
-        key = (direction, tuple(id(p) for p in selected), id(pod.ports) if direction == INGRESS else 0)
+        key = (direction, tuple(id(p) for p in selected), tuple(id(p) for p in tiered), id(pod.ports) if named_here else 0)
         cached = self._class_cache.get(key)
         if cached is not None:
             return cached
+        network = self._network_side(pod, direction, selected) if isolated else None
+        allowed = self._tiered_side(pod, direction, tiered, network) if tiered else network
+        self._class_cache[key] = allowed
+        return allowed
+
+    def _ports_into(self, pod: Pod, direction: str, ports, peers: int, protocols: set, atoms: dict) -> None:
+        """Add what `peers` on `ports` allow: to `protocols` (every port of one) or to `atoms` (atom -> peers)."""
+        for port in ports:
+            if port.port is None:
+                protocols.add(port.protocol)
+            elif isinstance(port.port, int):
+                for index in self.atom_range(port.protocol, port.port, port.end_port or port.port):
+                    atoms[index] = atoms.get(index, 0) | peers
+            elif direction == INGRESS:  # a named port is resolved on the destination: this pod
+                number = pod.resolve_port(port.port, port.protocol)
+                index = None if number is None else self.atom_index(number, port.protocol)
+                if index is not None:
+                    atoms[index] = atoms.get(index, 0) | peers
+            else:  # ... or on each peer, for egress
+                for index, pods in self._named_masks(port.port, port.protocol).items():
+                    if peers & pods:
+                        atoms[index] = atoms.get(index, 0) | (peers & pods)
+
+    def _network_side(self, pod: Pod, direction: str, selected: tuple[Policy, ...]) -> Allowed:
+        """NetworkPolicy (v1) for an isolated side: the union of the rules of every policy selecting the pod."""
         allowed = Allowed()
         base, extra = allowed.base, allowed.extra
         for policy in selected:
@@ -295,23 +377,67 @@ class Reach:
                     for protocol in PROTOCOLS:
                         base[protocol] |= peers
                     continue
-                for port in rule.ports:
-                    if port.port is None:
-                        base[port.protocol] |= peers
-                    elif isinstance(port.port, int):
-                        for index in self.atom_range(port.protocol, port.port, port.end_port or port.port):
-                            extra[index] = extra.get(index, 0) | peers
-                    elif direction == INGRESS:  # a named port is resolved on the destination: this pod
-                        number = pod.resolve_port(port.port, port.protocol)
-                        index = None if number is None else self.atom_index(number, port.protocol)
-                        if index is not None:
-                            extra[index] = extra.get(index, 0) | peers
-                    else:  # ... or on each peer, for egress
-                        for index, pods in self._named_masks(port.port, port.protocol).items():
-                            if peers & pods:
-                                extra[index] = extra.get(index, 0) | (peers & pods)
-        allowed.normalise(self.protocol_of)
-        self._class_cache[key] = allowed
+                protocols: set[str] = set()
+                self._ports_into(pod, direction, rule.ports, peers, protocols, extra)
+                for protocol in protocols:
+                    base[protocol] |= peers
+        protocol_of = self.protocol_of
+        allowed.extra = {i: base[protocol_of[i]] | m for i, m in extra.items() if m & ~base[protocol_of[i]]}
+        return allowed
+
+    def _compile(self, pod: Pod, direction: str, rule: ClusterRule) -> _Compiled:
+        peers = 0
+        for peer in rule.peers:
+            peers |= self.peer_mask(peer, "")
+        if not rule.ports:
+            return _Compiled(rule.action, peers, frozenset(PROTOCOLS), {})
+        protocols: set[str] = set()
+        atoms: dict[int, int] = {}
+        self._ports_into(pod, direction, rule.ports, peers, protocols, atoms)
+        return _Compiled(rule.action, peers, frozenset(protocols), atoms)
+
+    def _tiered_side(self, pod: Pod, direction: str, tiered: tuple[ClusterPolicy, ...], network: Allowed | None) -> Allowed:
+        admin, baseline = [], []
+        for policy in tiered:
+            for rule in policy.rules(direction):
+                (admin if policy.tier == ADMIN else baseline).append(self._compile(pod, direction, rule))
+        full = self.full
+
+        def first_match(rules, atom: int | None, protocol: str) -> tuple[int, int, int]:
+            """(accepted, passed, decided) peers: each peer goes by the first rule that matches it."""
+            decided = accepted = passed = 0
+            for rule in rules:
+                matched = rule.peers if protocol in rule.protocols else rule.atoms.get(atom, 0) if atom is not None else 0
+                fresh = matched & ~decided
+                if fresh:
+                    if rule.action == ACCEPT:
+                        accepted |= fresh
+                    elif rule.action == PASS:
+                        passed |= fresh
+                    decided |= matched
+            return accepted, passed, decided
+
+        def decide(atom: int | None, protocol: str) -> int:
+            accepted, passed, decided = first_match(admin, atom, protocol)
+            onward = (full & ~decided) | passed  # what the Admin tier leaves to the next tiers
+            if network is not None:  # NetworkPolicy isolates the pod: it decides the rest
+                below = network.base[protocol] if atom is None else network.at(atom, protocol)
+            else:
+                b_accepted, b_passed, b_decided = first_match(baseline, atom, protocol)
+                below = b_accepted | b_passed | (full & ~b_decided)  # a Pass in the last tier leaves it to the default: allow
+            return accepted | (onward & below)
+
+        special = set(network.extra) if network is not None else set()
+        for rule in admin + baseline:
+            special.update(rule.atoms)
+        allowed = Allowed()
+        for protocol in PROTOCOLS:
+            allowed.base[protocol] = decide(None, protocol)
+        protocol_of = self.protocol_of
+        for atom in sorted(special):
+            value = decide(atom, protocol_of[atom])
+            if value != allowed.base[protocol_of[atom]]:
+                allowed.extra[atom] = value
         return allowed
 
     def allowed_mask(self, pod: Pod, direction: str, atom_index: int) -> int:
@@ -322,12 +448,29 @@ class Reach:
     def allows(self, source: Endpoint, destination: Endpoint, atom_index: int) -> bool:
         """The flow source -> destination on the atom's port, both sides considered."""
         position = self.index.position
-        if isinstance(source, Pod) and not (self.allowed_mask(source, EGRESS, atom_index) >> position[id(destination)]) & 1:
+        if source.is_pod and not (self.allowed_mask(source, EGRESS, atom_index) >> position[id(destination)]) & 1:
             return False
-        if isinstance(destination, Pod) and not (self.allowed_mask(destination, INGRESS, atom_index) >> position[id(source)]) & 1:
+        if destination.is_pod and not (self.allowed_mask(destination, INGRESS, atom_index) >> position[id(source)]) & 1:
             return False
         return True
 
     def class_count(self) -> int:
         """How many distinct (direction, selected policies) classes were computed."""
         return len(self._class_cache)
+
+
+def bits(mask: int) -> list[int]:
+    """Positions of the set bits (one pass over the binary text: linear, unlike peeling bits off)."""
+    if mask.bit_count() < 8:  # sparse: peel the lowest bits off
+        out = []
+        while mask:
+            low = mask & -mask
+            out.append(low.bit_length() - 1)
+            mask ^= low
+        return out
+    text = bin(mask)[:1:-1]
+    out, i = [], text.find("1")
+    while i >= 0:
+        out.append(i)
+        i = text.find("1", i + 1)
+    return out

@@ -11,22 +11,47 @@ from .model import EGRESS, INGRESS, PeerRule, Policy, PolicyError, PolicySet, Po
 
 
 def load_policies(manifests: Iterable[Mapping]) -> PolicySet:
-    """Read NetworkPolicy manifests (dicts) into the engine's model; other kinds are skipped."""
-    return PolicySet(read_policy(m, i) for i, m in enumerate(manifests) if _is_network_policy(m))
+    """Read NetworkPolicy and cluster policy manifests (dicts) into the engine's model; other kinds are skipped."""
+    from .read_cluster import is_cluster_policy, read_cluster_policy
+
+    out = []
+    for i, manifest in enumerate(manifests):
+        if _is_network_policy(manifest):
+            out.append(read_policy(manifest, i))
+        elif is_cluster_policy(manifest):
+            out.append(read_cluster_policy(manifest, i))
+    return PolicySet(out)
 
 
 def _is_network_policy(manifest) -> bool:
     return isinstance(manifest, Mapping) and manifest.get("kind") == "NetworkPolicy"
 
 
-def read_policy(manifest: Mapping, position: int = 0) -> Policy:
+def read_policy(manifest: Mapping, position: int = 0, namespace: str | None = None) -> Policy:
+    """One NetworkPolicy; `namespace` is where it goes when it names none (as `kubectl apply -n`).
+
+    Callers validate first (compiler/manifests.py checks the input schema); this is the second
+    line of defence: whatever the manifest holds, the only exception is PolicyError.
+    """
+    try:
+        return _read_policy(manifest, position, namespace)
+    except PolicyError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as err:
+        raise PolicyError(f"NetworkPolicy #{position + 1}", f"cannot be read ({type(err).__name__}: {err})") from None
+
+
+def _read_policy(manifest: Mapping, position: int, namespace: str | None) -> Policy:
     metadata = manifest.get("metadata") or {}
+    if not isinstance(metadata, Mapping):
+        raise PolicyError(f"NetworkPolicy #{position + 1} metadata", "must be a mapping")
     name = str(metadata.get("name") or f"#{position + 1}")
     where = f"NetworkPolicy {name}"
-    if not metadata.get("namespace"):
-        # Without a namespace kubectl would apply it to the current context's namespace;
-        # refusing is safer than guessing.
-        raise PolicyError(where, "metadata.namespace is missing")
+    namespace = metadata.get("namespace") or namespace
+    if not namespace:
+        # Without a namespace kubectl would apply it to the current context's namespace,
+        # which netpolc cannot know: refusing is safer than guessing.
+        raise PolicyError(f"{where} metadata.namespace", "is missing and no default namespace was given (-n)")
     spec = manifest.get("spec")
     if not isinstance(spec, Mapping):
         raise PolicyError(where, "spec is missing")
@@ -40,13 +65,15 @@ def read_policy(manifest: Mapping, position: int = 0) -> Policy:
     if types is None:
         isolates = {INGRESS} | ({EGRESS} if spec.get("egress") is not None and egress else set())
     else:
-        if not isinstance(types, list) or not set(types) <= {"Ingress", "Egress"}:
+        if not isinstance(types, list) or not all(t in ("Ingress", "Egress") for t in types):
             raise PolicyError(f"{where} spec.policyTypes", "must be a list of Ingress and/or Egress")
         isolates = {t.lower() for t in types}
     annotations = metadata.get("annotations") or {}
+    if not isinstance(annotations, Mapping):
+        raise PolicyError(f"{where} metadata.annotations", "must be a mapping")
     return Policy(
         name,
-        str(metadata["namespace"]),
+        str(namespace),
         pod_selector,
         frozenset(isolates),
         ingress,

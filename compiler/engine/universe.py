@@ -33,20 +33,40 @@ class Namespace:
 
 
 class Pod:
-    __slots__ = ("namespace", "name", "labels", "ports", "ip", "_numbers")
+    """A pod: labels, named container ports, addresses when known, and the workload it belongs to."""
+
+    __slots__ = ("namespace", "name", "labels", "ports", "ips", "host_network", "workload", "_numbers")
     is_pod = True
 
-    def __init__(self, namespace: str, name: str, labels: Mapping[str, str] | None = None, ports=(), ip: str | None = None):
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        labels: Mapping[str, str] | None = None,
+        ports=(),
+        ip: str | None = None,
+        *,
+        ips: tuple[str, ...] = (),
+        host_network: bool = False,
+        workload: str = "",
+    ):
         self.namespace = namespace
         self.name = name
         self.labels = dict(labels or {})
         self.ports = tuple(ports)
-        self.ip = ip
+        self.ips = tuple(ips) or ((ip,) if ip else ())
+        # Policies never select a host-network pod, as subject or as peer; its traffic is the node's.
+        self.host_network = host_network
+        self.workload = workload  # e.g. "deployment/cart" (snapshots); "" for representative pods
         # (name, protocol) -> number, the first port of that name winning: a lookup, not a scan
         # (10,000 named ports on one line made resolving them quadratic).
         self._numbers = {}
         for port in reversed(self.ports):
             self._numbers[(port.name, port.protocol)] = port.number
+
+    @property
+    def ip(self) -> str | None:
+        return self.ips[0] if self.ips else None
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
@@ -60,6 +80,11 @@ class Pod:
 class Address:
     __slots__ = ("ip", "label")
     is_pod = False
+    host_network = False
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        return (self.ip,)
 
     def __init__(self, ip: str, label: str = ""):
         self.ip = ip
@@ -152,6 +177,20 @@ def _regions(networks: Iterable) -> list[Address]:
     return out
 
 
+def address_regions(policy_sets: Iterable[PolicySet], extra_peers: Iterable[tuple[str, PeerRule]] = ()) -> tuple[Address, ...]:
+    """One address per region the CIDRs of the policies (and extra peers) cut the address space into.
+
+    What a universe of real pods (a snapshot) adds for the world outside the cluster.
+    """
+    networks: set = set()
+    peers = [peer for policy_set in policy_sets for policy in policy_set.items for rule in policy.ingress + policy.egress for peer in rule.peers]
+    for peer in peers + [peer for _, peer in extra_peers]:
+        if peer.kind == "block":
+            networks.add(ipaddress.ip_network(peer.cidr))
+            networks.update(ipaddress.ip_network(e) for e in peer.excepts)
+    return tuple(_regions(networks))
+
+
 def representative_universe(
     policy_sets: Iterable[PolicySet],
     extra_peers: Iterable[tuple[str, PeerRule]] = (),
@@ -194,6 +233,9 @@ def representative_universe(
     for policy_set in policy_sets:
         for policy in policy_set.policies:
             located.setdefault(policy.namespace, set()).add(policy.pod_selector)
+        for policy in policy_set.cluster:
+            visit_peer("", policy.subject)
+        for policy in policy_set.items:
             for rule in policy.ingress + policy.egress:
                 for peer in rule.peers:
                     visit_peer(policy.namespace, peer)
