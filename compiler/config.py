@@ -51,7 +51,7 @@ def find(start: Path) -> tuple[Path, tuple[str, ...]] | None:
 def _has_section(path: Path) -> bool:
     """Whether pyproject.toml has [tool.netpolc]; True when it cannot be read safely (load() then says why)."""
     try:
-        data = read_bounded(path, PYPROJECT)
+        data = read_bounded(path, PYPROJECT, kind="a config file")
     except UnreadableSource:
         return True  # not a regular file, too large, unreadable: it may hold the config, so refuse it
     try:
@@ -85,7 +85,7 @@ def load(path: Path, section: tuple[str, ...] = ()) -> tuple[Config | None, list
 
     name = display_name(path)
     try:
-        source = read_source(path, name)
+        source = read_source(path, name, kind="a config file")
     except UnreadableSource as err:
         return None, [Diagnostic("NP804", Span.whole_file(name), f"config file {err.reason}", err.hint)]
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 # A .netpol file is a few hundred lines; anything this large is a mistake
 # (a binary or a generated dump) and is refused before it reaches the parser.
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
+NETPOL = "a .netpol file"  # how messages name the input unless told (`kind`)
 
 
 class Span(NamedTuple):
@@ -67,10 +68,10 @@ class UnreadableSource(Exception):
         self.hint = hint
 
 
-def decode_source(name: str, data: bytes, path: Path | None = None, limit: int = MAX_SOURCE_BYTES) -> SourceFile:
-    """Decode bytes into a SourceFile, refusing binary, huge or non-UTF-8 input."""
+def decode_source(name: str, data: bytes, path: Path | None = None, limit: int = MAX_SOURCE_BYTES, kind: str = NETPOL) -> SourceFile:
+    """Decode bytes into a SourceFile, refusing binary, huge or non-UTF-8 input (`kind` names the input in messages)."""
     if len(data) > limit:
-        raise _too_large(name, f"file is {len(data):,} bytes, more than", limit)
+        raise _too_large(name, f"file is {len(data):,} bytes, more than", limit, kind)
     if b"\x00" in data:
         raise UnreadableSource(name, "file is binary (it contains NUL bytes)", "pass text files only")
     try:
@@ -86,16 +87,16 @@ def decode_source(name: str, data: bytes, path: Path | None = None, limit: int =
     return SourceFile(name, text, path)
 
 
-def read_source(path: Path, name: str, limit: int = MAX_SOURCE_BYTES) -> SourceFile:
+def read_source(path: Path, name: str, limit: int = MAX_SOURCE_BYTES, kind: str = NETPOL) -> SourceFile:
     """Read and decode one regular file of at most `limit` bytes; every refusal is UnreadableSource."""
-    return decode_source(name, read_bounded(path, name, limit), path, limit)
+    return decode_source(name, read_bounded(path, name, limit, kind), path, limit, kind)
 
 
 # A FIFO must not block the open, and a terminal must not become ours.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
-def read_bounded(path: Path, name: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
+def read_bounded(path: Path, name: str, limit: int = MAX_SOURCE_BYTES, kind: str = NETPOL) -> bytes:
     """The bytes of a regular file of at most `limit` bytes, read without ever holding more than limit + 1.
 
     Anything else is refused before it is read: a folder, a FIFO or a device (by its
@@ -105,12 +106,12 @@ def read_bounded(path: Path, name: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
     the path was replaced between the two looks.
     """
     try:
-        _check_regular(name, os.stat(path), limit)
+        _check_regular(name, os.stat(path), limit, kind)
         handle = os.open(path, _OPEN_FLAGS)
     except OSError as err:
         raise _os_error(name, err) from None
     try:
-        _check_regular(name, os.fstat(handle), limit)
+        _check_regular(name, os.fstat(handle), limit, kind)
         chunks, total = [], 0
         while total <= limit:
             chunk = os.read(handle, limit + 1 - total)
@@ -123,11 +124,11 @@ def read_bounded(path: Path, name: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
     finally:
         os.close(handle)
     if total > limit:
-        raise _too_large(name, "file grew while it was read, to more than", limit)
+        raise _too_large(name, "file grew while it was read, to more than", limit, kind)
     return b"".join(chunks)
 
 
-def read_stream(stream: BinaryIO, name: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
+def read_stream(stream: BinaryIO, name: str, limit: int = MAX_SOURCE_BYTES, kind: str = NETPOL) -> bytes:
     """At most `limit` bytes of a binary stream (standard input); more is refused after limit + 1 bytes."""
     chunks, total = [], 0
     while total <= limit:
@@ -137,7 +138,7 @@ def read_stream(stream: BinaryIO, name: str, limit: int = MAX_SOURCE_BYTES) -> b
         chunks.append(chunk)
         total += len(chunk)
     if total > limit:
-        raise _too_large(name, "more than", limit)
+        raise _too_large(name, "more than", limit, kind)
     return b"".join(chunks)
 
 
@@ -150,21 +151,21 @@ _KINDS = (
 )
 
 
-def _check_regular(name: str, info: os.stat_result, limit: int) -> None:
+def _check_regular(name: str, info: os.stat_result, limit: int, kind: str) -> None:
     if not stat.S_ISREG(info.st_mode):
         for test, reason, hint in _KINDS:
             if test(info.st_mode):
                 raise UnreadableSource(name, reason, hint)
         raise UnreadableSource(name, "is not a regular file", "pass a regular file")
     if info.st_size > limit:
-        raise _too_large(name, f"file is {info.st_size:,} bytes, more than", limit)
+        raise _too_large(name, f"file is {info.st_size:,} bytes, more than", limit, kind)
 
 
-def _too_large(name: str, size: str, limit: int) -> UnreadableSource:
+def _too_large(name: str, size: str, limit: int, kind: str) -> UnreadableSource:
     """`size` ends with "more than": the limit follows."""
     return UnreadableSource(
         name,
-        f"{size} the {limit:,} bytes netpolc reads from one input",
+        f"{size} the {limit:,} bytes {kind} may have",
         "split it into several files, or check that this is the file you meant",
     )
 
