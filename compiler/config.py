@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic
-from .source import SourceFile, Span, UnreadableSource, read_source
+from .source import SourceFile, Span, UnreadableSource, read_bounded, read_source
 
 CONFIG_NAME = "netpolc.toml"
 PYPROJECT = "pyproject.toml"
@@ -35,10 +36,12 @@ def find(start: Path) -> tuple[Path, tuple[str, ...]] | None:
     and a pyproject.toml without `[tool.netpolc]` does not count.
     """
     for folder in (start, *start.parents):
-        if (folder / CONFIG_NAME).is_file():
+        # Whatever stands under the name counts (a FIFO, a folder, a dangling link): load()
+        # refuses it (NP804) rather than checking without the config it may hold.
+        if os.path.lexists(folder / CONFIG_NAME):
             return folder / CONFIG_NAME, ()
         pyproject = folder / PYPROJECT
-        if pyproject.is_file() and _has_section(pyproject):
+        if os.path.lexists(pyproject) and _has_section(pyproject):
             return pyproject, SECTION
         if (folder / ".git").exists():
             return None
@@ -46,17 +49,22 @@ def find(start: Path) -> tuple[Path, tuple[str, ...]] | None:
 
 
 def _has_section(path: Path) -> bool:
+    """Whether pyproject.toml has [tool.netpolc]; True when it cannot be read safely (load() then says why)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
+        data = read_bounded(path, PYPROJECT, kind="a config file")
+    except UnreadableSource:
+        return True  # not a regular file, too large, unreadable: it may hold the config, so refuse it
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False  # not ours to report: the build tool will
     if "netpolc" not in text:  # most pyproject files: no need to parse (tomllib costs start-up time)
         return False
     import tomllib
 
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, ValueError):  # ValueError: an integer of more than 4,300 digits
         return False  # not ours to report: the build tool will
     return isinstance(data.get("tool"), dict) and "netpolc" in data["tool"]
 
@@ -77,13 +85,15 @@ def load(path: Path, section: tuple[str, ...] = ()) -> tuple[Config | None, list
 
     name = display_name(path)
     try:
-        source = read_source(path, name)
+        source = read_source(path, name, kind="a config file")
     except UnreadableSource as err:
         return None, [Diagnostic("NP804", Span.whole_file(name), f"config file {err.reason}", err.hint)]
     try:
         data = tomllib.loads(source.text)
     except tomllib.TOMLDecodeError as err:
         return Config(source), [_syntax_error(source, err)]
+    except ValueError:  # Python refuses to convert an integer of more than 4,300 digits
+        return Config(source), [_huge_number(source)]
     for key in section:
         data = data[key]
     config = Config(source)
@@ -124,6 +134,18 @@ def _syntax_error(source: SourceFile, err) -> Diagnostic:
         Span(source.name, line, column, line, column + 1),
         f"config file is not valid TOML: {reason[:1].lower()}{reason[1:]}",
         'keys look like `cni = ["calico", "cilium@1.15"]`; strings need double quotes',
+    )
+
+
+def _huge_number(source: SourceFile) -> Diagnostic:
+    match = re.search(r"[0-9][0-9_]{99,}", source.text)
+    start, end = (match.start(), match.end()) if match else (0, 1)
+    span = source.span_of(start, end)
+    return Diagnostic(
+        "NP800",
+        span._replace(end_line=span.line, end_column=span.column + 1) if span.end_line != span.line else span,
+        f"config file is not valid TOML: a number of {end - start:,} digits is too long to read",
+        "every number in netpolc.toml is small (a port, a count of ports): write it without the extra digits",
     )
 
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
-from . import ir, nodes
+from . import ir, nodes, values
 from .diagnostics import Diagnostic
 from .resolve import Placed, Resolved
 from .source import Span
+from .values import quoted, shown
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 LABEL_VALUE = LABEL_NAME
 PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-PORT_RANGE = re.compile(r"^(\d+)-(\d+)$")
+PORT_RANGE = re.compile(r"^([0-9]+)-([0-9]+)$")
 MAX_PRIORITY = 1000  # ClusterNetworkPolicy spec.priority
 
 
@@ -32,11 +32,11 @@ class _Lowering:
     def namespace_name(self, word: nodes.Word) -> bool:
         text = word.text
         if len(text) > 63 or not DNS1123_LABEL.match(text):
-            suggestion = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63] or "my-namespace"
+            suggestion = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63].strip("-") or "my-namespace"
             self.error(
                 "NP300",
                 word.span,
-                f"`{text}` is not a valid namespace name",
+                f"{quoted(text, 64)} is not a valid namespace name",
                 f"a namespace name is at most 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit (DNS-1123 label), e.g. `{suggestion}`",
             )
             return False
@@ -49,13 +49,13 @@ class _Lowering:
         if "/" in text and not prefix:
             problem = "the prefix before '/' is empty"
         elif prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
-            problem = f"the prefix `{prefix}` is not a DNS subdomain (lowercase letters, digits, '-' and '.')"
+            problem = f"the prefix {quoted(prefix, 64)} is not a DNS subdomain (lowercase letters, digits, '-' and '.')"
         elif len(name) > 63:
             problem = f"the name part is {len(name)} characters, more than 63"
         elif not LABEL_NAME.match(name):
             problem = "the name part must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
         if problem:
-            self.error("NP301", word.span, f"`{text}` is not a valid label key: {problem}", "label keys look like `app` or `app.kubernetes.io/name`")
+            self.error("NP301", word.span, f"{quoted(text, 64)} is not a valid label key: {problem}", "label keys look like `app` or `app.kubernetes.io/name`")
             return False
         return True
 
@@ -65,7 +65,7 @@ class _Lowering:
             self.error(
                 "NP302",
                 word.span,
-                f"`{text}` is not a valid label value",
+                f"{quoted(text, 64)} is not a valid label value",
                 "a label value is at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
             )
             return False
@@ -125,25 +125,12 @@ class _Lowering:
     # ------------------------------------------------------------ addresses
 
     def network(self, word: nodes.Word):
-        text = word.text.strip("[]") if word.text.startswith("[") else word.text
-        if word.text.startswith("["):
-            text = word.text[1:].replace("]", "")
+        text = word.text[1:].replace("]", "") if word.text.startswith("[") else word.text
         try:
-            network = ipaddress.ip_network(text, strict=True)
-        except ValueError as err:
-            try:
-                loose = ipaddress.ip_network(text, strict=False)
-            except ValueError:
-                self.error("NP304", word.span, f"`{word.text}` is not a valid IP address or CIDR", f"{err}; write e.g. 10.0.0.0/8 or 2001:db8::/32")
-                return None
-            self.error(
-                "NP304",
-                word.span,
-                f"`{word.text}` has host bits set",
-                f"write `{loose}` for the whole network, or `{text.split('/')[0]}/{loose.max_prefixlen}` for one address",
-            )
+            return values.network(text, strict=True)
+        except values.AddressProblem as problem:
+            self.error(problem.code, word.span, problem.message, problem.hint)
             return None
-        return network
 
     def block(self, node: nodes.IpTarget) -> ir.Block | None:
         network = self.network(node.cidr)
@@ -196,22 +183,22 @@ class _Lowering:
         if node.protocol is not None:
             protocol = node.protocol.text.upper()
             if protocol not in ir.PROTOCOLS:
-                self.error("NP308", node.protocol.span, f"unknown protocol `{node.protocol.text}`", "NetworkPolicy knows tcp, udp and sctp")
+                self.error("NP308", node.protocol.span, f"unknown protocol {quoted(node.protocol.text)}", "NetworkPolicy knows tcp, udp and sctp")
                 return None
         text = node.value.text
         span = node.value.span
-        if text.isdigit():
-            number = int(text)
+        number = values.decimal(text)
+        if number is not None:
             if not 1 <= number <= 65535:
-                self.error("NP306", span, f"port {text} is out of range", "a port is a number from 1 to 65535")
+                self.error("NP306", span, f"port {shown(text)} is out of range", "a port is a number from 1 to 65535")
                 return None
             return ir.PortRange(protocol, number)
         match = PORT_RANGE.match(text)
         if match:
-            low, high = int(match.group(1)), int(match.group(2))
-            for number in (low, high):
+            low, high = values.decimal(match.group(1)), values.decimal(match.group(2))
+            for written, number in ((match.group(1), low), (match.group(2), high)):
                 if not 1 <= number <= 65535:
-                    self.error("NP306", span, f"port {number} is out of range", "a port is a number from 1 to 65535")
+                    self.error("NP306", span, f"port {shown(written)} is out of range", "a port is a number from 1 to 65535")
                     return None
             if low > high:
                 self.error("NP307", span, f"port range {text} runs backwards", f"write {high}-{low}")
@@ -223,7 +210,7 @@ class _Lowering:
             self.error(
                 "NP309",
                 span,
-                f"`{text}` is not a valid port name",
+                f"{quoted(text)} is not a valid port name",
                 "a named port is at most 15 characters of lowercase letters, digits and '-', with at least one letter (IANA service name), as in the pod's containerPort name",
             )
             return None

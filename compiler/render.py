@@ -24,9 +24,10 @@ def text(diagnostics: list[Diagnostic], files: dict) -> str:
             code_line = source.line_text(span.line)
             if code_line.strip():
                 width = (span.end_column - span.column) if span.end_line == span.line and span.end_column > span.column else 1
+                shown, column, width = _window(code_line, span.column, width)
                 gutter = str(span.line)
-                lines.append(f" {gutter} | {code_line}")
-                lines.append(f" {' ' * len(gutter)} | {' ' * (span.column - 1)}{'^' * max(1, width)}")
+                lines.append(f" {gutter} | {shown}")
+                lines.append(f" {' ' * len(gutter)} | {' ' * (column - 1)}{'^' * max(1, width)}")
         for related_span, note in d.related:
             lines.append(f"  note: {note} at {related_span}")
         if d.hint:
@@ -34,6 +35,20 @@ def text(diagnostics: list[Diagnostic], files: dict) -> str:
     if diagnostics:
         lines.append(summary(diagnostics))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+SHOWN_COLUMNS = 100  # a longer source line is cut around the caret (a 4,300-digit port is not echoed whole)
+
+
+def _window(line: str, column: int, width: int) -> tuple[str, int, int]:
+    """(the part of the line to show, the caret's column in it, the caret's width)."""
+    if len(line) <= SHOWN_COLUMNS:
+        return line, column, width
+    start = max(0, min(column - 1 - 20, len(line) - SHOWN_COLUMNS))
+    end = start + SHOWN_COLUMNS
+    shown = ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
+    column = column - start + (1 if start else 0)
+    return shown, column, max(1, min(width, SHOWN_COLUMNS - (column - 1) + (1 if start else 0)))
 
 
 def summary(diagnostics: list[Diagnostic]) -> str:

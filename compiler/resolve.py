@@ -4,11 +4,13 @@ Rules: a program is every input file plus what they `use`. A file that another i
 file uses is a module, not a root. `use NAME` reads `stdlib/NAME.netpol`; `use "path"`
 reads a file relative to the using file, which must stay inside the project folder (the
 folder given on the command line, or the folder of a file given). Statements of a used
-module land in the namespace of the `use` line until the module names its own.
+module land in the namespace of the `use` line until the module names its own. A folder
+input follows the same rule: a symlink in it that leads out of it is refused (NP203).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -17,7 +19,8 @@ from . import nodes
 from .diagnostics import Diagnostic
 from .ir import Origin
 from .paths import shipped_dir
-from .source import SourceFile, Span, UnreadableSource, decode_source, read_source
+from .source import SourceFile, Span, UnreadableSource, decode_source, read_bounded, read_source
+from .values import shown
 
 SUFFIX = ".netpol"
 
@@ -42,11 +45,17 @@ class Resolved:
 
 
 class Input(NamedTuple):
-    """One file to compile and the project folder its imports must stay in."""
+    """One file to compile and the project folder its imports must stay in.
+
+    `refused` is (code, message, hint) for an entry of a folder that must not be read
+    (a symlink leading out of the folder, a sub-folder that cannot be listed): it is
+    reported at its path instead of being read.
+    """
 
     path: Path
     name: str
     root: Path
+    refused: tuple[str, str, str] | tuple[()] = ()
 
 
 class InputError(Exception):
@@ -59,18 +68,76 @@ def expand_inputs(arguments: list[str]) -> list[Input]:
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            files = sorted(
-                p for p in path.rglob(f"*{SUFFIX}") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not files:
+            entries = folder_entries(path)
+            if not entries:
                 raise InputError(f"{argument}: no {SUFFIX} files in this folder")
-            for file in files:
-                found.setdefault(display_name(file), Input(file, display_name(file), path))
-        elif path.exists():
+            for entry in entries:
+                found.setdefault(entry.name, entry)
+        elif os.path.lexists(path):  # a FIFO, a device or a dangling link is refused when it is read
             found.setdefault(display_name(path), Input(path, display_name(path), path.parent))
         else:
             raise InputError(f"{argument}: no such file or folder")
     return list(found.values())
+
+
+def folder_entries(folder: Path, suffixes: tuple[str, ...] = (SUFFIX,)) -> list[Input]:
+    """The files under a folder whose names end with `suffixes` (hidden entries skipped), sorted; the folder is their root.
+
+    The walk stays inside the folder, by the rule `use` follows (NP203): a symlinked
+    file or sub-folder that leads out of it is refused at its own path, one that stays
+    inside is followed (each file once). An entry that disappears while the folder is
+    walked is skipped; a sub-folder that cannot be listed is refused (NP103).
+    """
+    root = folder.resolve()
+
+    def outside(link: Path) -> tuple[str, str, str]:
+        try:
+            written = f" `{shown(os.readlink(link), 80)}`"
+        except OSError:
+            written = ""
+        return (
+            "NP203",
+            f"symlink to{written} leads out of the folder {display_name(folder) or '.'}",
+            "netpolc reads only what is inside the folders it is given: move the file into the folder, or pass the target itself as an input",
+        )
+
+    entries: list[tuple[Path, tuple]] = []
+    seen = {root}
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                children = list(listing)
+        except FileNotFoundError:
+            continue  # removed while we walk: nothing left to read there
+        except OSError as err:
+            entries.append((current, ("NP103", f"folder cannot be listed: {err.strerror or err}", "check the folder's permissions")))
+            continue
+        for child in children:
+            if child.name.startswith("."):
+                continue
+            path = Path(child.path)
+            try:
+                is_dir, is_link = child.is_dir(), child.is_symlink()
+            except OSError:
+                continue
+            if not is_dir and not child.name.endswith(suffixes):
+                continue
+            target = path.resolve() if is_link or is_dir else path
+            if is_link and not target.is_relative_to(root):
+                entries.append((path, outside(path)))
+            elif not is_dir:
+                entries.append((path, ()))
+            elif target not in seen:  # a link back up the tree is walked once
+                seen.add(target)
+                pending.append(path)
+    out = []
+    for path, refused in sorted(entries):
+        # A refused symlink is named as the link (its target is not ours to name).
+        name = (Path(display_name(path.parent)) / path.name).as_posix() if refused else display_name(path)
+        out.append(Input(path, name, folder, refused))
+    return out
 
 
 def display_name(path: Path) -> str:
@@ -88,12 +155,14 @@ class _Loader:
         self.modules: dict[str, nodes.Module | None] = {}
         self.diagnostics: list[Diagnostic] = []
 
-    def load(self, key: str, read) -> nodes.Module | None:
+    def load(self, key: str, read, at: Span | None = None) -> nodes.Module | None:
+        """The module of a file, read once; an unreadable file is NP103 at `at` (a `use` line) or at the file."""
         if key not in self.modules:
             try:
                 source = read()
             except UnreadableSource as err:
-                self.diagnostics.append(Diagnostic("NP103", Span.whole_file(err.name), err.reason, err.hint))
+                span, message = (at, f"{err.name}: {err.reason}") if at else (Span.whole_file(err.name), err.reason)
+                self.diagnostics.append(Diagnostic("NP103", span, message, err.hint))
                 self.modules[key] = None
                 return None
             self.files[source.name] = source
@@ -114,7 +183,13 @@ def resolve(inputs: list[Input], parse_file, overrides: dict[str, str] | None = 
         return lambda: read_source(path, name)
 
     for item in inputs:
-        loader.load(item.name, reader(item.path, item.name))
+        if item.refused:
+            code, message, hint = item.refused
+            loader.diagnostics.append(Diagnostic(code, Span.whole_file(item.name), message, hint))
+            loader.modules[item.name] = None
+        else:
+            loader.load(item.name, reader(item.path, item.name))
+    inputs = [i for i in inputs if not i.refused]
     inputs = inputs + _users_of_shared_files(inputs, loader, reader)
     roots = {i.name: i for i in inputs}
 
@@ -164,13 +239,13 @@ def _users_of_shared_files(inputs: list[Input], loader: _Loader, reader) -> list
         if module is None or not module.statements or any(isinstance(s, (nodes.NamespaceStmt, nodes.ClusterStmt)) for s in module.statements):
             continue
         target = item.path.resolve()
-        for path in sorted(item.root.rglob(f"*{SUFFIX}")):
-            name = display_name(path)
+        for entry in folder_entries(item.root) if item.root.is_dir() else ():
+            path, name = entry.path, entry.name
             try:
-                if name in known or item.path.name.encode() not in path.read_bytes():
+                if entry.refused or name in known or item.path.name.encode() not in read_bounded(path, name):
                     continue
-            except OSError:
-                continue
+            except UnreadableSource:
+                continue  # not a file that could use it (a refused input is reported where it is an input)
             candidate = Input(path, name, item.root)
             user = loader.load(name, reader(path, name))
             uses = [s for s in user.statements if isinstance(s, nodes.UseStmt) and s.is_path] if user else []
@@ -265,9 +340,14 @@ class _Walk:
                     )
                 )
                 return
-            if not target.is_file():
+            if not target.exists() or target.is_dir():  # a FIFO or a device is refused when it is read (NP103)
                 self.diagnostics.append(
-                    Diagnostic("NP202", statement.module.span, f'no file "{statement.module.text}" next to this file', "check the path; it is relative to the file that uses it")
+                    Diagnostic(
+                        "NP202",
+                        statement.module.span,
+                        f'"{statement.module.text}" is a folder, not a file' if target.is_dir() else f'no file "{statement.module.text}" next to this file',
+                        "`use` pulls in one .netpol file: name it" if target.is_dir() else "check the path; it is relative to the file that uses it",
+                    )
                 )
                 return
             # A project file is the user's own text: its statements keep their own positions.
@@ -297,7 +377,7 @@ class _Walk:
             child = Input(path, key, path.parent)
 
             def read(path=path, key=key):
-                return decode_source(key, path.read_bytes(), None)
+                return decode_source(key, read_bounded(path, key), None)
 
         if key in stack:
             cycle = " -> ".join(list(stack[stack.index(key):]) + [key])
@@ -316,6 +396,6 @@ class _Walk:
             )
             return
         self.used[(namespace, key)] = statement.span
-        module = self.loader.load(key, read)
+        module = self.loader.load(key, read, at=statement.module.span)
         if module is not None:
             self.walk(module, child, namespace, child_via, stack + (key,), child_label)

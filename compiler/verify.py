@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import engine, ir
 from .diagnostics import Diagnostic
 from .emit import Emitted, ingress_target
+from .engine.read import merge_ports
 
 ALL_PEERS = engine.PeerRule("all")
 
@@ -23,7 +24,8 @@ def peer_rules(peer: ir.Peer) -> tuple[engine.PeerRule, ...]:
 
 
 def port_rules(ports: tuple[ir.PortRange, ...]) -> tuple[engine.PortRule, ...]:
-    return tuple(engine.PortRule(p.protocol, p.port, p.end_port) for p in ports)
+    """The ports of an intent as engine ports, merged into ranges as manifests are when read (few atoms)."""
+    return merge_ports(tuple(engine.PortRule(p.protocol, p.port, p.end_port) for p in ports))
 
 
 def intent_model(program: ir.Program) -> engine.PolicySet:

@@ -96,24 +96,27 @@ def targets(cni=(), expand_port_ranges=None, named_ports=()):
 
     from ..capabilities import MAX_EXPAND, Options
     from ..targets import TargetError, load_target
+    from ..values import decimal, shown
 
     loaded = []
     for spec in dict.fromkeys(specs):  # --cni replaces the config's list
         try:
             loaded.append(load_target(spec))
         except TargetError as err:
-            raise UsageError(f"--cni {spec}: {err.message}; {err.hint}") from None
+            raise UsageError(f"--cni {shown(spec, 40)}: {err.message}; {err.hint}") from None
     expand = config.expand_port_ranges if config and expand_port_ranges is None else expand_port_ranges
     if expand is not None:
-        if not str(expand).isdigit() or not 2 <= int(expand) <= MAX_EXPAND:
-            raise UsageError(f"--expand-port-ranges {expand}: give the most ports a range may have to be expanded, a whole number from 2 to {MAX_EXPAND}")
-        expand = int(expand)
+        number = decimal(str(expand))  # bounded: a 5,000-digit or "²" argument is a usage error, not a crash
+        if number is None or not 2 <= number <= MAX_EXPAND:
+            raise UsageError(f"--expand-port-ranges {shown(str(expand))}: give the most ports a range may have to be expanded, a whole number from 2 to {MAX_EXPAND}")
+        expand = number
     mapping = dict(config.named_ports) if config else {}
     for entry in named_ports:
         name, _, number = entry.partition("=")
-        if not (re.fullmatch(PORT_NAME, name) and number.isdigit() and 1 <= int(number) <= 65535):
-            raise UsageError(f"--named-port {entry}: write NAME=NUMBER, e.g. --named-port metrics=9090 (a port name as in the pod spec, a port from 1 to 65535)")
-        mapping[name] = int(number)
+        port = decimal(number)
+        if not (re.fullmatch(PORT_NAME, name) and port is not None and 1 <= port <= 65535):
+            raise UsageError(f"--named-port {shown(entry, 40)}: write NAME=NUMBER, e.g. --named-port metrics=9090 (a port name as in the pod spec, a port from 1 to 65535)")
+        mapping[name] = port
     if not loaded:
         if expand_port_ranges is not None or named_ports:
             option = "--expand-port-ranges" if expand_port_ranges is not None else "--named-port"

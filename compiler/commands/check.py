@@ -21,12 +21,16 @@ def run(
     check_format(fmt, FORMATS)
     overrides = None
     if stdin:
+        from ..diagnostics import Diagnostic
+        from ..source import Span, UnreadableSource, decode_source, read_stream
+
         name = stdin_filename or "<stdin>"
-        data = sys.stdin.buffer.read()
         try:
-            overrides = {name: data.decode("utf-8")}
-        except UnicodeDecodeError:
-            raise UsageError(f"{name}: standard input is not valid UTF-8") from None
+            overrides = {name: decode_source(name, read_stream(sys.stdin.buffer, name)).text}
+        except UnreadableSource as err:
+            found = [Diagnostic("NP103", Span.whole_file(name), f"standard input: {err.reason}", err.hint)]
+            sys.stdout.write(render(found, fmt))
+            return exit_code(found, strict)
         items = _stdin_inputs(name, paths)
     else:
         if not paths:

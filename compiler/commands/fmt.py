@@ -21,7 +21,7 @@ def run(paths: list[str], check: bool = False, stdin_filename: str | None = None
         return _run_stdin(stdin_filename or "<stdin>", check)
     code, changed, unchanged = EXIT_OK, 0, 0
     for item in inputs(paths):
-        outcome, diagnostics, source = _format_file(item.path, item.name)
+        outcome, diagnostics, source = _format_file(item)
         if diagnostics:
             sys.stderr.write(render_text(diagnostics, {item.name: source} if source else {}))
             sys.stderr.write(f"{item.name}: not formatted: fix the error first\n" if source else "")
@@ -47,34 +47,44 @@ def run(paths: list[str], check: bool = False, stdin_filename: str | None = None
     return code
 
 
-def _format_file(path: Path, name: str):
-    """((before, after) or None, diagnostics, source or None)."""
+def _format_file(item):
+    """((before, after) or None, diagnostics, source or None) for one input.
+
+    The file is read once: when it changes or disappears while the folder is formatted,
+    that file is reported (NP103) and the others are still formatted.
+    """
     from ..diagnostics import Diagnostic
     from ..fmt import format_source
-    from ..source import Span, UnreadableSource, read_source
+    from ..source import Span, UnreadableSource, decode_source, read_bounded
 
+    if item.refused:  # e.g. a symlink out of the folder: never rewritten
+        code, message, hint = item.refused
+        return None, [Diagnostic(code, Span.whole_file(item.name), message, hint)], None
     try:
-        source = read_source(path, name)
+        data = read_bounded(item.path, item.name)
+        source = decode_source(item.name, data, item.path)
     except UnreadableSource as err:
         return None, [Diagnostic("NP103", Span.whole_file(err.name), err.reason, err.hint)], None
     after, diagnostics = format_source(source)
     if after is None:
         return None, diagnostics, source
     # Compared with the file's bytes, not its decoded text: a BOM or CRLF is also a change.
-    return (path.read_bytes().decode("utf-8"), after), [], source
+    return (data.decode("utf-8"), after), [], source
 
 
 def _run_stdin(name: str, check: bool) -> int:
     """Editors: the buffer on standard input, the formatted text on standard output."""
     from ..fmt import format_source
     from ..render import text as render_text
-    from ..source import UnreadableSource, decode_source
+    from ..diagnostics import Diagnostic
+    from ..source import Span, UnreadableSource, decode_source, read_stream
 
-    data = sys.stdin.buffer.read()
     try:
+        data = read_stream(sys.stdin.buffer, name)
         source = decode_source(name, data)
     except UnreadableSource as err:
-        raise UsageError(f"{name}: {err.reason}") from None
+        sys.stderr.write(render_text([Diagnostic("NP103", Span.whole_file(name), f"standard input: {err.reason}", err.hint)], {}))
+        return EXIT_USAGE
     after, diagnostics = format_source(source)
     if after is None:
         sys.stderr.write(render_text(diagnostics, {name: source}))

@@ -334,7 +334,8 @@ class Reach:
         # Only policies that speak about this direction decide it: pods that differ elsewhere still share a class.
         selected = tuple(p for p in selected if direction in p.isolates or p.rules(direction)) if isolated else ()
         named_here = direction == INGRESS  # a named port resolves on the destination: this pod
-        key = (direction, tuple(id(p) for p in selected), tuple(id(p) for p in tiered), pod.ports if named_here else ())
+        # The pod's ports by identity (pods share their tuple; hashing 10,000 named ports per call was the cost).
+        key = (direction, tuple(id(p) for p in selected), tuple(id(p) for p in tiered), id(pod.ports) if named_here else 0)
         cached = self._class_cache.get(key)
         if cached is not None:
             return cached

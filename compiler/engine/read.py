@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
+import re
 from typing import Iterable, Mapping
 
+from .. import values
 from ..ir import LabelSelector
 from .model import EGRESS, INGRESS, PeerRule, Policy, PolicyError, PolicySet, PortRule, Rule
 
@@ -92,8 +93,8 @@ def _read_rules(raw, peer_key: str, where: str) -> tuple[Rule, ...]:
         entry = entry or {}
         if not isinstance(entry, Mapping):
             raise PolicyError(f"{where}[{index}]", "must be a mapping")
-        peers = tuple(_read_peer(p, f"{where}[{index}].{peer_key}") for p in entry.get(peer_key) or ())
-        ports = tuple(_read_port(p, f"{where}[{index}].ports") for p in entry.get("ports") or ())
+        peers = tuple(_read_peer(p, f"{where}[{index}].{peer_key}[{n}]") for n, p in enumerate(entry.get(peer_key) or ()))
+        ports = merge_ports(tuple(_read_port(p, f"{where}[{index}].ports[{n}]") for n, p in enumerate(entry.get("ports") or ())))
         rules.append(Rule(peers, ports, index))
     return tuple(rules)
 
@@ -106,8 +107,8 @@ def _read_peer(raw, where: str) -> PeerRule:
             if len(raw) != 1:
                 raise PolicyError(where, "ipBlock cannot be combined with a selector in one peer")
             block = raw["ipBlock"] or {}
-            cidr = str(ipaddress.ip_network(str(block.get("cidr")), strict=False))
-            excepts = tuple(str(ipaddress.ip_network(str(e), strict=False)) for e in block.get("except") or ())
+            cidr = _read_cidr(block.get("cidr"), f"{where}.ipBlock.cidr")
+            excepts = tuple(_read_cidr(e, f"{where}.ipBlock.except[{n}]") for n, e in enumerate(block.get("except") or ()))
             return PeerRule("block", cidr=cidr, excepts=excepts)
         pods = LabelSelector.from_k8s(raw["podSelector"]) if "podSelector" in raw else None
         if "namespaceSelector" in raw:
@@ -120,18 +121,80 @@ def _read_peer(raw, where: str) -> PeerRule:
         raise PolicyError(where, str(err)) from None
 
 
+def _read_cidr(raw, where: str) -> str:
+    """An ipBlock CIDR in the form every implementation reads alike (see `values.network`)."""
+    try:
+        return str(values.network(str(raw), strict=False, needs_prefix=True))
+    except values.AddressProblem as problem:
+        raise PolicyError(where, f"{problem.message}; {problem.hint}") from None
+
+
 def _read_port(raw, where: str) -> PortRule:
+    """One entry of `ports`. Numbers are bounded before they are converted and checked as the API server does."""
     if not isinstance(raw, Mapping):
         raise PolicyError(where, "must be a mapping")
     protocol = str(raw.get("protocol") or "TCP")
     if protocol not in ("TCP", "UDP", "SCTP"):
-        raise PolicyError(where, f"unknown protocol {protocol!r}")
+        raise PolicyError(where, f"unknown protocol {values.quoted(protocol)}")
     port = raw.get("port")
     end_port = raw.get("endPort")
-    if isinstance(port, str) and port.isdigit():
-        port = int(port)
-    if port is not None and not isinstance(port, (int, str)):
+    if isinstance(port, str) and values.decimal(port) is not None:
+        port = values.decimal(port)  # "80" read as 80, as netpolc always has (the API server would refuse it)
+    if isinstance(port, bool) or (port is not None and not isinstance(port, (int, str))):
         raise PolicyError(where, "port must be a number or a name")
-    if end_port is not None and not isinstance(port, int):
-        raise PolicyError(where, "endPort needs a numeric port")
+    if isinstance(port, int) and not 1 <= port <= 65535:
+        raise PolicyError(where, f"port {_number(raw.get('port'))} is out of range 1-65535")
+    if isinstance(port, str) and not _PORT_NAME.fullmatch(port):
+        raise PolicyError(where, f"port {values.quoted(port)} is not a valid port name (at most 15 of a-z, 0-9 and '-', with a letter)")
+    if end_port is not None:
+        if not isinstance(port, int):
+            raise PolicyError(where, "endPort needs a numeric port")
+        if isinstance(end_port, bool) or not isinstance(end_port, int):
+            raise PolicyError(where, "endPort must be a number")
+        if not port <= end_port <= 65535:
+            raise PolicyError(where, f"endPort {_number(end_port)} must be from port ({port}) to 65535")
     return PortRule(protocol, port, end_port)
+
+
+def _number(value) -> str:
+    """A number as a message echoes it (Python cannot even print an int of 4,301+ digits)."""
+    if isinstance(value, int) and abs(value) >= values.TOO_LARGE:
+        return "of more than 18 digits"
+    return values.shown(str(value))
+
+
+# An IANA service name, as Kubernetes checks a named port: a letter, no "--", at most 15 characters.
+_PORT_NAME = re.compile(r"(?=.{1,15}\Z)(?=[^a-z]*[a-z])(?!.*--)[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
+def merge_ports(ports: tuple[PortRule, ...]) -> tuple[PortRule, ...]:
+    """The same ports, with the numbers of each protocol as few ranges as they make.
+
+    Exact: overlapping and adjacent numbers and ranges become one range (80, 81-90 ->
+    80-90), numbers of a protocol whose every port is allowed are dropped, named ports
+    stay as written. Without it, 10,000 ports on one line would be 10,000 engine atoms.
+    """
+    if len(ports) < 2:
+        return ports
+    everything = {p.protocol for p in ports if p.port is None}
+    numbers: dict[str, list[tuple[int, int]]] = {}
+    for p in ports:
+        if isinstance(p.port, int) and p.protocol not in everything:
+            numbers.setdefault(p.protocol, []).append((p.port, p.end_port or p.port))
+    merged: dict[str, list[PortRule]] = {}
+    for protocol, spans in numbers.items():
+        spans.sort()
+        runs = [list(spans[0])]
+        for low, high in spans[1:]:
+            if low <= runs[-1][1] + 1:
+                runs[-1][1] = max(runs[-1][1], high)
+            else:
+                runs.append([low, high])
+        merged[protocol] = [PortRule(protocol, low, high if high > low else None) for low, high in runs]
+    out: dict[PortRule, None] = {}  # ordered, and a repeat costs nothing (10,000 names on a line)
+    for p in ports:  # in the order written: each protocol's ranges where its first number was
+        if isinstance(p.port, int):
+            out.update(dict.fromkeys(merged.pop(p.protocol, ())))
+        else:
+            out[p] = None
+    return tuple(out)

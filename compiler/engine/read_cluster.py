@@ -9,7 +9,6 @@ refuses rather than guess.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Mapping
 
 from ..ir import LabelSelector
@@ -143,10 +142,12 @@ def _peers(raw, where: str, egress: bool) -> tuple[PeerRule, ...]:
 def _cidr(raw, where: str) -> str:
     if not isinstance(raw, str):
         raise PolicyError(where, "a CIDR must be a string")
-    try:
-        network = ipaddress.ip_network(raw, strict=False)
-    except ValueError:
-        raise PolicyError(where, f"{raw!r} is not a CIDR") from None
+    from .. import values
+
+    try:  # the forms Go and Python read alike only, as ipBlocks (engine/read.py)
+        network = values.network(raw, strict=False, needs_prefix=True)
+    except values.AddressProblem as problem:
+        raise PolicyError(where, f"{problem.message}; {problem.hint}") from None
     return str(network)
 
 

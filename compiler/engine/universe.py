@@ -35,7 +35,7 @@ class Namespace:
 class Pod:
     """A pod: labels, named container ports, addresses when known, and the workload it belongs to."""
 
-    __slots__ = ("namespace", "name", "labels", "ports", "ips", "host_network", "workload")
+    __slots__ = ("namespace", "name", "labels", "ports", "ips", "host_network", "workload", "_numbers")
     is_pod = True
 
     def __init__(
@@ -58,6 +58,11 @@ class Pod:
         # Policies never select a host-network pod, as subject or as peer; its traffic is the node's.
         self.host_network = host_network
         self.workload = workload  # e.g. "deployment/cart" (snapshots); "" for representative pods
+        # (name, protocol) -> number, the first port of that name winning: a lookup, not a scan
+        # (10,000 named ports on one line made resolving them quadratic).
+        self._numbers = {}
+        for port in reversed(self.ports):
+            self._numbers[(port.name, port.protocol)] = port.number
 
     @property
     def ip(self) -> str | None:
@@ -69,10 +74,7 @@ class Pod:
     __repr__ = __str__
 
     def resolve_port(self, name: str, protocol: str) -> int | None:
-        for port in self.ports:
-            if port.name == name and port.protocol == protocol:
-                return port.number
-        return None
+        return self._numbers.get((name, protocol))
 
 
 class Address:
@@ -294,12 +296,24 @@ def representative_universe(
 
 def _synthetic_ports(names: set[tuple[str, str]], numeric: list[PortRule]) -> tuple[ContainerPort, ...]:
     """Give each named port a number no numeric rule mentions, so names and numbers stay distinguishable."""
-    taken = [(p.protocol, p.port, p.end_port or p.port) for p in numeric]
+    taken: dict[str, list[tuple[int, int]]] = {}
+    for p in numeric:
+        taken.setdefault(p.protocol, []).append((p.port, p.end_port or p.port))
+    for spans in taken.values():
+        spans.sort()
     out = []
     candidate = 40000
+    passed = dict.fromkeys(taken, 0)  # per protocol, the sorted ranges already behind the candidate (it only grows)
     for name, protocol in sorted(names):
-        while any(pr == protocol and low <= candidate <= high for pr, low, high in taken) and candidate < 65535:
-            candidate += 1
+        spans = taken.get(protocol, [])
+        while candidate < 65535:  # past every taken range that covers the candidate
+            while passed.get(protocol, 0) < len(spans) and spans[passed[protocol]][1] < candidate:
+                passed[protocol] += 1
+            seen = passed.get(protocol, 0)
+            if seen < len(spans) and spans[seen][0] <= candidate:
+                candidate = min(spans[seen][1] + 1, 65535)
+            else:
+                break
         out.append(ContainerPort(name, candidate, protocol))
         candidate += 1
     return tuple(out)

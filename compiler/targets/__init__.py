@@ -564,14 +564,14 @@ def _finding(row: Row, target: Target, version: str | None) -> Finding:
 
 # Numeric dot-separated versions, optionally with a leading `v` and a suffix such as `-rc.1` or
 # `-gke.700`; the suffix is ignored when comparing, so 1.16.0-rc.1 counts as 1.16.
-_VERSION = re.compile(r"v?(\d+(?:\.\d+)*)(?:[-+][0-9A-Za-z.+-]*)?")
+_VERSION = re.compile(r"v?([0-9]{1,9}(?:\.[0-9]{1,9})*)(?:[-+][0-9A-Za-z.+-]*)?")  # bounded: int() of 4,301 digits raises
 
 
 def _version_key(version: str) -> tuple[int, ...]:
     match = _VERSION.fullmatch(version)
     if not match:
         raise TargetError(
-            f"malformed version `{version}`",
+            f"malformed version `{version if len(version) <= 40 else version[:20] + '…'}`",
             "write the CNI version as numbers separated by dots, e.g. cilium@1.16 or cilium@1.16.2",
         )
     parts = [int(part) for part in match.group(1).split(".")]
