@@ -24,11 +24,11 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
 from . import engine
 from .diagnostics import Diagnostic
-from .source import MAX_SOURCE_BYTES, SourceFile, Span, UnreadableSource, decode_source, read_source
+from .source import SourceFile, Span, UnreadableSource, decode_source, read_source
 
 SUFFIXES = (".yaml", ".yml")  # what a folder is searched for
 STREAM_SUFFIXES = (*SUFFIXES, ".json")  # a file named on the command line with one of these is YAML/JSON, not .netpol
@@ -37,7 +37,8 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"
 
 # Bounds on one stream, checked on the composed nodes before any Python object is built.
-MAX_BYTES = MAX_SOURCE_BYTES
+MAX_BYTES = 32 * 1024 * 1024  # a YAML input: `helm template` of a big chart, `kustomize build` of an overlay
+YAML_KIND = "a YAML input"
 MAX_DEPTH = 100  # nesting of mappings and lists (a NetworkPolicy needs 8, a Pod with managedFields ~20)
 ALIAS_FACTOR, ALIAS_FLOOR, ALIAS_CAP = 10, 10_000, 1_000_000  # nodes aliases may add: FACTOR x the document's own, within [FLOOR, CAP]
 MAX_NUMBER_CHARS = 100  # longer numbers fit no Kubernetes field (and int() refuses past 4,300 digits)
@@ -53,13 +54,34 @@ class PolicyInputError(Exception):
 # ---------------------------------------------------------------- objects
 
 
-class KubeObject(NamedTuple):
-    """One object of a stream: its data, its composed YAML node, and where it begins."""
+class KubeObject:
+    """One object of a stream: its data, its composed YAML node, and where it begins.
 
-    data: dict  # as kubectl reads it: str keys; str, int, float, bool, None, dict and list values
-    node: object  # the yaml.MappingNode it was built from (aliases shared, not copied)
-    span: Span  # its first line: the document's, or its own as an item of a List
-    label: str  # "document 3", or "document 2, items[4]" for an item of a List
+    An object read by the JSON fast path has no node until a position is asked for: then
+    its document is composed once (JSON is YAML) and the node found by the object's index.
+    """
+
+    __slots__ = ("data", "_node", "_span", "label", "_lazy")
+
+    def __init__(self, data: dict, node, span: Span | None, label: str, lazy: tuple | None = None):
+        self.data = data  # as kubectl reads it: str keys; str, int, float, bool, None, dict and list values
+        self._node = node  # the yaml.MappingNode it was built from (aliases shared, not copied), or None
+        self._span = span  # its first line: the document's, or its own as an item of a List
+        self.label = label  # "document 3", or "document 2, items[4]" for an item of a List
+        self._lazy = lazy  # (_LazyDocument, index in items or None) for the JSON fast path
+
+    @property
+    def node(self):
+        if self._node is None and self._lazy is not None:
+            document, index = self._lazy
+            self._node = document.node(index)
+        return self._node
+
+    @property
+    def span(self) -> Span:
+        if self._span is None:
+            self._span = _span(self._lazy[0].file, self.node)
+        return self._span
 
     @property
     def kind(self) -> str:
@@ -122,44 +144,47 @@ def path_text(path: tuple) -> str:
     return out or "(the object)"
 
 
-def yaml_files(arguments: list[str]) -> list[tuple[Path | None, str]]:
-    """Files, folders and `-` -> (path, display name) in apply order; folders searched for .yaml/.yml, hidden entries skipped.
+def yaml_files(arguments: list[str]) -> list[tuple[Path | None, str, tuple]]:
+    """Files, folders and `-` -> (path, display name, refusal) in apply order; folders searched for .yaml/.yml, hidden entries skipped.
 
-    Standard input is (None, "<stdin>"). Within a folder files are sorted, as `kubectl apply -f DIR` applies them.
+    Standard input is (None, "<stdin>", ()). Within a folder files are sorted, as `kubectl apply -f DIR`
+    applies them; the walk keeps to the folder as every folder input does (`resolve.folder_entries`):
+    a symlink that leads out of it is refused (NP203) at its own path, and nothing but regular
+    files is ever read.
     """
-    from .resolve import display_name
+    from .resolve import display_name, folder_entries
 
     if arguments.count(STDIN) > 1:
         raise PolicyInputError("standard input (-) can be read only once: give `-` once")
-    found: dict[str, Path | None] = {}
+    found: dict[str, tuple[Path | None, tuple]] = {}
     for argument in arguments:
         if argument == STDIN:
-            found.setdefault(STDIN_NAME, None)
+            found.setdefault(STDIN_NAME, (None, ()))
             continue
         path = Path(argument)
         if path.is_dir():
-            files = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not files:
+            entries = folder_entries(path, SUFFIXES)
+            if not entries:
                 raise PolicyInputError(f"{argument}: no .yaml or .yml files in this folder")
-            for file in files:
-                found.setdefault(display_name(file), file)
-        elif path.is_file():
-            found.setdefault(display_name(path), path)
+            for entry in entries:
+                found.setdefault(entry.name, (entry.path, entry.refused))
+        elif path.exists() or path.is_symlink():
+            found.setdefault(display_name(path), (path, ()))  # a FIFO or device is refused by the bounded reader, by name
         else:
             raise PolicyInputError(f"{argument}: no such file or folder")
-    return [(path, name) for name, path in found.items()]
+    return [(path, name, refused) for name, (path, refused) in found.items()]
 
 
-def read_inputs(arguments: list[str]) -> Stream:
-    """Read every object of the given files, folders and `-`; unreadable files are NP103 (exit 2)."""
+def read_inputs(arguments: list[str], limit: int = MAX_BYTES) -> Stream:
+    """Read every object of the given files, folders and `-`; unreadable files are NP103 (exit 2). At most `limit` bytes each."""
     stream = Stream()
-    for path, name in yaml_files(arguments):
+    for path, name, refused in yaml_files(arguments):
+        if refused:
+            code, message, hint = refused
+            stream.diagnostics.append(Diagnostic(code, Span.whole_file(name), message, hint))
+            continue
         try:
-            source = _read_stdin() if path is None else read_source(path, name)
+            source = _read_stdin(limit) if path is None else read_source(path, name, limit, YAML_KIND)
         except UnreadableSource as err:
             stream.diagnostics.append(Diagnostic("NP103", Span.whole_file(err.name), err.reason, err.hint))
             continue
@@ -171,16 +196,12 @@ def read_inputs(arguments: list[str]) -> Stream:
     return stream
 
 
-def _read_stdin() -> SourceFile:
-    """Standard input, at most MAX_BYTES (one byte more is read to tell)."""
-    data = sys.stdin.buffer.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise UnreadableSource(
-            STDIN_NAME,
-            f"standard input holds more than the {MAX_BYTES:,} bytes a YAML input may have",
-            "pass fewer manifests at a time, or check what is piped in",
-        )
-    return decode_source(STDIN_NAME, data)
+def _read_stdin(limit: int = MAX_BYTES) -> SourceFile:
+    """Standard input, at most `limit` bytes (one byte more is read to tell)."""
+    from .source import read_stream
+
+    data = read_stream(sys.stdin.buffer, STDIN_NAME, limit, YAML_KIND)
+    return decode_source(STDIN_NAME, data, None, limit, YAML_KIND)
 
 
 def read_objects(source: SourceFile) -> tuple[list[KubeObject], list[Diagnostic], int]:
@@ -193,6 +214,9 @@ def read_objects(source: SourceFile) -> tuple[list[KubeObject], list[Diagnostic]
 def _read_objects(source: SourceFile) -> tuple[list[KubeObject], list[Diagnostic], int]:
     import yaml
 
+    fast = _json_objects(source)
+    if fast is not None:
+        return fast
     objects: list[KubeObject] = []
     diagnostics: list[Diagnostic] = []
     documents = 0
@@ -226,6 +250,84 @@ def _read_objects(source: SourceFile) -> tuple[list[KubeObject], list[Diagnostic
             diagnostics.append(Diagnostic("NP701", stop, f"{MAX_PROBLEMS - 1} problems in this stream already: stopped reading it here", "is this the file you meant? fix the problems above and run again"))
             break
     return objects, diagnostics, documents
+
+
+class _Refused(Exception):
+    """The JSON fast path cannot vouch for this stream: read it the YAML way, which says where and why."""
+
+
+class _LazyDocument:
+    """A JSON document whose YAML nodes are composed only when a position is needed (once)."""
+
+    def __init__(self, file: str, text: str):
+        self.file, self.text, self.root = file, text, None
+
+    def node(self, index: int | None):
+        if self.root is None:
+            self.root = next(_compose(self.text))
+        if index is None:
+            return self.root
+        _, items = _child(self.root, "items")
+        return items.value[index]
+
+
+def _json_objects(source: SourceFile) -> tuple[list[KubeObject], list[Diagnostic], int] | None:
+    """`kubectl get ... -o json` read by the JSON parser (a hundred times faster than YAML on a snapshot); None to read it as YAML.
+
+    Only a stream the YAML path would read the same way is taken here: one JSON object, no
+    duplicate keys, numbers of bounded length, nesting within MAX_DEPTH. Anything else goes
+    the YAML way, which bounds and explains it with positions.
+    """
+    import json
+
+    text = source.text
+    if not text.lstrip().startswith("{"):
+        return None
+
+    def pairs(items):
+        out = dict(items)
+        if len(out) != len(items):
+            raise _Refused("a duplicate key")
+        return out
+
+    def number(text: str):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise _Refused("a number too long")
+        return int(text)
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs, parse_int=number, parse_constant=lambda c: (_ for _ in ()).throw(_Refused(c)))
+    except (ValueError, RecursionError, _Refused):
+        return None
+    if not isinstance(data, dict) or _depth(data) > MAX_DEPTH:
+        return None
+    document = _LazyDocument(source.name, text)
+    diagnostics: list[Diagnostic] = []
+    label = "document 1"
+    kind = data.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and "items" in data:
+        items = data["items"]
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return None
+        objects = [KubeObject(item, None, None, f"{label}, items[{i}]", (document, i)) for i, item in enumerate(items)]
+    else:
+        objects = [KubeObject(data, None, None, label, (document, None))]
+    return [obj for obj in objects if _is_object(obj, diagnostics)], diagnostics, 1
+
+
+def _depth(data) -> int:
+    """Nesting depth of plain data, without recursion."""
+    deepest, pending = 0, [(data, 1)]
+    while pending:
+        value, level = pending.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        if isinstance(value, dict):
+            pending.extend((v, level + 1) for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            pending.extend((v, level + 1) for v in value if isinstance(v, (dict, list)))
+    return deepest
 
 
 def _objects_of(file: str, number: int, node, data, diagnostics: list[Diagnostic]) -> list[KubeObject]:

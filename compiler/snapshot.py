@@ -30,6 +30,7 @@ from .diagnostics import Diagnostic
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 KINDS = ("Namespace", "Pod", "Node", *WORKLOADS)
 FINISHED = ("Succeeded", "Failed")
+MAX_BYTES = 64 * 1024 * 1024  # a snapshot: `kubectl get namespaces,pods -A -o yaml` of ~10,000 pods
 PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])(?!.*--)[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
@@ -67,7 +68,7 @@ def read_snapshot(arguments: list[str], namespace: str | None = None) -> Snapsho
     from .manifests import PolicyInputError, read_inputs
 
     try:
-        stream = read_inputs(arguments)
+        stream = read_inputs(arguments, MAX_BYTES)
     except PolicyInputError as err:
         raise SnapshotError(str(err)) from None
     snapshot = Snapshot(diagnostics=list(stream.diagnostics), files=dict(stream.files))
@@ -212,14 +213,14 @@ class _Reader:
             )
         unknown = sorted({pod.namespace for pod in snapshot.pods} - snapshot.declared)
         if unknown:
-            where = {pod.namespace: obj.span for obj, pod in self.pods.values()}
-            for obj, pod, _ in self.templates:
-                where.setdefault(pod.namespace, obj.span)
+            first = next((obj for obj, pod in self.pods.values() if pod.namespace == unknown[0]), None)
+            if first is None:
+                first = next(obj for obj, pod, _ in self.templates if pod.namespace == unknown[0])
             shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
             snapshot.diagnostics.append(
                 Diagnostic(
                     "NP709",
-                    where[unknown[0]],
+                    first.span,
                     f"no Namespace object for {shown}: its labels are unknown (only kubernetes.io/metadata.name), "
                     "so namespace selectors are judged without them",
                     "add the namespaces to the snapshot: `kubectl get namespaces,pods -A -o yaml`",

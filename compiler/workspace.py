@@ -117,7 +117,9 @@ def split_kinds(arguments: list[str]) -> tuple[list[str], list[str]]:
         if argument == STDIN:
             yaml.append(argument)
         elif path.is_dir():
-            has_netpol = any(p.is_file() for p in path.rglob("*.netpol"))
+            from .resolve import folder_entries
+
+            has_netpol = bool(folder_entries(path))  # the walk every folder input takes (symlinks out of it refused)
             (netpol if has_netpol else yaml).append(argument)
         elif path.suffix in STREAM_SUFFIXES:
             yaml.append(argument)

@@ -252,3 +252,22 @@ def test_upstream_truth_table_through_cluster(path: Path, tmp_path) -> None:
     wrong = [o["expect"] + f" (got {o['actual']})" for o in data["expectations"] if not o["passed"]]
     assert not wrong, f"{path.name}: {len(wrong)} cells wrong, e.g.\n" + "\n".join(wrong[:10])
     assert data["passed"] == 81 * len(case["probes"])
+
+
+def test_json_fast_path_reads_what_the_yaml_path_reads(tmp_path, monkeypatch):
+    from compiler import manifests
+    from compiler.source import SourceFile
+
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": CLUSTER + [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "shop"}, "spec": {"ports": [{"port": 80.0}]}}]}, indent=2)
+    source = SourceFile("snap.json", text)
+    fast, fast_problems, fast_documents = manifests.read_objects(source)
+    assert fast and all(obj._node is None for obj in fast)  # no YAML composed for a clean stream
+    monkeypatch.setattr(manifests, "_json_objects", lambda source: None)
+    slow, slow_problems, slow_documents = manifests.read_objects(source)
+    assert [o.data for o in fast] == [o.data for o in slow] and fast_documents == slow_documents
+    assert [(o.span, o.label, o.at(("metadata", "name"))) for o in fast] == [(o.span, o.label, o.at(("metadata", "name"))) for o in slow]
+    # What the fast path cannot vouch for goes the YAML way, which says where: a duplicate key, an endless number.
+    monkeypatch.undo()
+    for bad in (text.replace('"kind": "List",', '"kind": "List", "kind": "List",', 1), text.replace('"containerPort": 8080', '"containerPort": ' + "9" * 200, 1)):
+        objects, problems, _ = manifests.read_objects(SourceFile("snap.json", bad))
+        assert problems and problems[0].code == "NP701" and problems[0].span.line > 1
