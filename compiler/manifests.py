@@ -632,7 +632,7 @@ class Loaded:
     documents: int = 0  # every non-empty document read, NetworkPolicy or not
 
 
-def load(arguments: list[str], namespace: str | None = None, match_namespace: bool = True) -> Loaded:
+def load(arguments: list[str], namespace: str | None = None, match_namespace: bool = True, nodes: bool = False) -> Loaded:
     """Read every NetworkPolicy of the given files, folders and `-`; other kinds are skipped.
 
     `namespace` is where objects without metadata.namespace go (`kubectl apply -n`); with
@@ -640,7 +640,7 @@ def load(arguments: list[str], namespace: str | None = None, match_namespace: bo
     """
     stream = read_inputs(arguments)
     policies, diagnostics = network_policies(stream.objects, namespace, match_namespace)
-    cluster, found = cluster_policies(stream.objects)
+    cluster, found = cluster_policies(stream.objects, nodes)
     return Loaded(policies + cluster, stream.files, stream.diagnostics + diagnostics + found, stream.documents)
 
 
@@ -719,12 +719,12 @@ def _read_network_policy(obj: KubeObject, position: int, namespace: str | None, 
 # ---------------------------------------------------------------- cluster policies
 
 
-def cluster_policies(objects: list[KubeObject]) -> tuple[list, list[Diagnostic]]:
+def cluster_policies(objects: list[KubeObject], nodes: bool = False) -> tuple[list, list[Diagnostic]]:
     """ClusterNetworkPolicy (v1alpha2), AdminNetworkPolicy and BaselineAdminNetworkPolicy (v1alpha1) objects, validated and read.
 
     Each is checked against its upstream CRD schema (`compiler/data/crds/`), then read by the
-    engine, which refuses what it cannot judge exactly (`nodes`, `domainNames` peers): NP701 at
-    the field. Cluster-scoped names are unique per kind: the later of two wins (NP702).
+    engine, which refuses what it cannot judge exactly (`domainNames` peers, and `nodes` peers
+    unless `nodes`: a snapshot gave the Node objects): NP701 at the field. Cluster-scoped names are unique per kind: the later of two wins (NP702).
     """
     from .engine.read_cluster import KINDS, read_cluster_policy
 
@@ -748,7 +748,7 @@ def cluster_policies(objects: list[KubeObject]) -> tuple[list, list[Diagnostic]]
             problem(path, message, "fix the field; the API server would reject this object (the CRD's schema says so)")
             continue
         try:
-            policy = read_cluster_policy(manifest, len(kept))
+            policy = read_cluster_policy(manifest, len(kept), nodes)
         except engine.PolicyError as err:
             problem(_where_path(err.where), err.message, "fix the object; netpolc refuses what it cannot judge exactly rather than guess")
             continue

@@ -56,7 +56,12 @@ class Snapshot:
     def universe(self, addresses: tuple = ()) -> engine.Universe:
         names = sorted(set(self.namespaces) | {pod.namespace for pod in self.pods})
         namespaces = [self.namespaces.get(name) or engine.Namespace(name) for name in names]
-        return engine.Universe(namespaces, self.pods, addresses)
+        nodes = [engine.Node(node.name, node.labels, node.addresses) for node in self.nodes if node.addresses]
+        # A region of one address that a pod or node holds is that pod or node, not a second endpoint.
+        held = {ip for endpoint in [*self.pods, *nodes] for ip in endpoint.ips}
+        single = {f"{a.ip}/32" for a in addresses} | {f"{a.ip}/128" for a in addresses}
+        addresses = tuple(a for a in addresses if not (a.ip in held and str(a) in single))
+        return engine.Universe(namespaces, self.pods, addresses, nodes)
 
 
 class SnapshotError(Exception):

@@ -72,8 +72,9 @@ def open_workspace(
         raise InputsError("standard input can be read once: give --policies - or --cluster -, not both")
     try:
         items = expand_inputs(netpol) if netpol else []
-        loaded = load(yaml, namespace, match_namespace) if yaml else None
         snapshot = read_snapshot(list(cluster), namespace) if cluster else None
+        nodes = snapshot is not None and bool(snapshot.nodes)  # `nodes` peers are judged over real Node objects only
+        loaded = load(yaml, namespace, match_namespace, nodes) if yaml else None
     except (InputError, PolicyInputError, SnapshotError) as err:
         raise InputsError(str(err)) from None
     space = Workspace(snapshot=snapshot)

@@ -34,6 +34,8 @@ HOST_NETWORK_PORTS = tuple(range(34345, 34353))
 # Made-up addresses: the pod network, and the nodes that host-network pods take their address from.
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")
 NODE_NETWORK = ipaddress.ip_network("172.18.0.0/24")
+# What every node of a kind cluster carries, and upstream's node peers select on.
+NODE_LABELS = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
 
 CASE_KEYS = {"name", "upstream", "features", "manifests", "unjudged", "steps"}
 STEP_KEYS = {"run", "mutate", "probes"}
@@ -229,14 +231,16 @@ def resolve(value: Any) -> Any:
 
 
 def universe_of(state: State):
-    from compiler.engine import Namespace, Pod, Universe
+    """The cluster: its namespaces and pods, and the nodes the host-network pods take their address from (a kind cluster's)."""
+    from compiler.engine import Namespace, Node, Pod, Universe
 
     namespaces = tuple(Namespace(name, labels) for name, labels in state.namespace_labels.items())
     pods = {
         spec.name: Pod(spec.namespace, spec.name, spec.labels, spec.ports, ips=(spec.ip,), host_network=spec.host_network)
         for spec in POD_SPECS
     }
-    return Universe(namespaces, tuple(pods.values())), pods
+    nodes = [Node(f"node-{i}", NODE_LABELS, (str(NODE_NETWORK[i + 2]),)) for i in range(2)]
+    return Universe(namespaces, tuple(pods.values()), nodes=nodes), pods
 
 
 def describe_side(side) -> str:
@@ -261,7 +265,7 @@ def check_steps(state: State, steps: list[dict[str, Any]]) -> list[str]:
     for step in steps:
         for mutation in step.get("mutate") or ():
             state.apply(mutation)
-        policies = load_policies(state.manifests)
+        policies = load_policies(state.manifests, nodes=True)  # the universe holds the nodes
         universe, pods = universe_of(state)
         probes = [parse_probe(text) for text in step["probes"]]
         extra = [PortRule(p.protocol, p.port) for p in probes]

@@ -271,3 +271,31 @@ def test_json_fast_path_reads_what_the_yaml_path_reads(tmp_path, monkeypatch):
     for bad in (text.replace('"kind": "List",', '"kind": "List", "kind": "List",', 1), text.replace('"containerPort": 8080', '"containerPort": ' + "9" * 200, 1)):
         objects, problems, _ = manifests.read_objects(SourceFile("snap.json", bad))
         assert problems and problems[0].code == "NP701" and problems[0].span.line > 1
+
+
+NODE_POLICY = """\
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: no-nodes}
+spec:
+  tier: Admin
+  priority: 1
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  egress:
+  - {action: Deny, to: [{nodes: {matchLabels: {kubernetes.io/os: linux}}}]}
+"""
+
+
+def test_nodes_peers_are_judged_over_the_snapshots_nodes(project):
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-1", "labels": {"kubernetes.io/os": "linux"}},
+            "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}, {"type": "Hostname", "address": "worker-1"}]}}
+    (project / "policy.yaml").write_text(NODE_POLICY)
+    checks = expectations(project, "expect app=web -> 172.18.0.2:9100 denied\nexpect app=web -> 172.18.0.9:9100 allowed\n")
+    without = run_cli("test", str(checks), "--policies", str(project / "policy.yaml"), "--cluster", str(project / "snapshot.yaml"))
+    assert without.code == 1 and "nodes peers cannot be judged without node objects" in without.err  # never guessed
+    (project / "snapshot.yaml").write_text(as_list(CLUSTER + [node]))
+    run = run_cli("test", str(checks), "--policies", str(project / "policy.yaml"), "--cluster", str(project / "snapshot.yaml"))
+    assert run.code == 0 and "2 passed, 0 failed" in run.out, run.out + run.err
+    explained = run_cli("explain", str(checks), "--policies", str(project / "policy.yaml"), "--cluster", str(project / "snapshot.yaml"),
+                        "-n", "shop", "app=web -> app=node-exporter in namespace monitoring:9100")
+    assert "host-network pods" in explained.out  # a host-network pod is never a pod peer: its address is the node's

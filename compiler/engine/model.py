@@ -23,7 +23,7 @@ ACTIONS = (ACCEPT, DENY, PASS)
 
 
 class PeerRule(NamedTuple):
-    """One peer of a rule. kind: `pods`, `block` or `all` (an empty from/to list)."""
+    """One peer of a rule. kind: `pods`, `block`, `nodes` (cluster policies) or `all` (an empty from/to list)."""
 
     kind: str
     namespace_kind: str = "policy"  # "policy" (the policy's own), "named", "labelled"
@@ -32,10 +32,16 @@ class PeerRule(NamedTuple):
     pod_selector: LabelSelector | None = None  # None: every pod of the namespaces
     cidr: str = ""
     excepts: tuple[str, ...] = ()
+    node_selector: LabelSelector | None = None  # kind `nodes`
 
     def matches(self, endpoint: Endpoint, policy_namespace: str, universe: Universe) -> bool:
         if self.kind == "all":
             return True
+        if self.kind == "nodes":  # the node itself, or a host-network pod, whose address is its node's
+            addresses = {ip for node in universe.nodes if self.node_selector.matches(node.labels) for ip in node.addresses}
+            if hasattr(endpoint, "addresses"):
+                return self.node_selector.matches(endpoint.labels)
+            return endpoint.host_network and any(ip in addresses for ip in endpoint.ips)
         if self.kind == "block":  # a pod matches by any of its addresses (dual stack), when they are known
             return any(self.covers(ip) for ip in endpoint.ips)
         if not endpoint.is_pod or endpoint.host_network:  # host-network pods are never selected as peers

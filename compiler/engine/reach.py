@@ -163,6 +163,15 @@ class Index:
             inside -= indices(ipaddress.ip_network(hole))
         return _mask(inside, self.size)
 
+    def node_mask(self, selector: LabelSelector) -> int:
+        """The nodes the selector matches, and the host-network pods on their addresses (their traffic is the node's)."""
+        position, match = self.position, self.matcher(selector)
+        chosen = [node for node in self.universe.nodes if match(node.labels)]
+        addresses = {ip for node in chosen for ip in node.addresses}
+        indices = [position[id(node)] for node in chosen]
+        indices += [i for i, pod in enumerate(self.universe.pods) if pod.host_network and any(ip in addresses for ip in pod.ips)]
+        return _mask(indices, self.size)
+
     def peer_mask(self, peer: PeerRule, policy_namespace: str) -> int:
         key = (peer, policy_namespace if peer.kind == "pods" and peer.namespace_kind == "policy" else "")
         mask = self.peer_masks.get(key)
@@ -170,6 +179,8 @@ class Index:
             return mask
         if peer.kind == "all":
             mask = self.full
+        elif peer.kind == "nodes":
+            mask = self.node_mask(peer.node_selector)
         elif peer.kind == "block":
             mask = self.block_mask(peer.cidr, peer.excepts)
         elif peer.namespace_kind in ("policy", "named"):

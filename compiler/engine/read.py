@@ -10,8 +10,11 @@ from ..ir import LabelSelector
 from .model import EGRESS, INGRESS, PeerRule, Policy, PolicyError, PolicySet, PortRule, Rule
 
 
-def load_policies(manifests: Iterable[Mapping]) -> PolicySet:
-    """Read NetworkPolicy and cluster policy manifests (dicts) into the engine's model; other kinds are skipped."""
+def load_policies(manifests: Iterable[Mapping], nodes: bool = False) -> PolicySet:
+    """Read NetworkPolicy and cluster policy manifests (dicts) into the engine's model; other kinds are skipped.
+
+    `nodes`: the universe they are judged over holds real Node objects (`nodes` peers are refused otherwise).
+    """
     from .read_cluster import is_cluster_policy, read_cluster_policy
 
     out = []
@@ -19,7 +22,7 @@ def load_policies(manifests: Iterable[Mapping]) -> PolicySet:
         if _is_network_policy(manifest):
             out.append(read_policy(manifest, i))
         elif is_cluster_policy(manifest):
-            out.append(read_cluster_policy(manifest, i))
+            out.append(read_cluster_policy(manifest, i, nodes))
     return PolicySet(out)
 
 

@@ -31,7 +31,8 @@ def is_cluster_policy(manifest) -> bool:
     return isinstance(manifest, Mapping) and manifest.get("kind") in KINDS
 
 
-def read_cluster_policy(manifest: Mapping, position: int = 0) -> ClusterPolicy:
+def read_cluster_policy(manifest: Mapping, position: int = 0, nodes: bool = False) -> ClusterPolicy:
+    """One cluster policy; `nodes`: the universe holds real Node objects, so `nodes` peers can be judged."""
     kind = manifest["kind"]
     metadata = manifest.get("metadata") or {}
     if not isinstance(metadata, Mapping):
@@ -69,8 +70,8 @@ def read_cluster_policy(manifest: Mapping, position: int = 0) -> ClusterPolicy:
         tier,
         priority,
         subject,
-        _rules(spec.get("ingress"), "from", f"{where} spec.ingress", actions, read_ports, egress=False),
-        _rules(spec.get("egress"), "to", f"{where} spec.egress", actions, read_ports, egress=True),
+        _rules(spec.get("ingress"), "from", f"{where} spec.ingress", actions, read_ports, egress=False, nodes=nodes),
+        _rules(spec.get("egress"), "to", f"{where} spec.egress", actions, read_ports, egress=True, nodes=nodes),
         source=str(annotations.get("netpolc.io/source", "")),
         intent=str(annotations.get("netpolc.io/intent", "")),
         kind=kind,
@@ -111,7 +112,7 @@ def _subject(raw, where: str) -> PeerRule:
     raise PolicyError(where, f"unknown subject {next(iter(raw))!r}: set namespaces or pods")
 
 
-def _peers(raw, where: str, egress: bool) -> tuple[PeerRule, ...]:
+def _peers(raw, where: str, egress: bool, nodes: bool = False) -> tuple[PeerRule, ...]:
     if not isinstance(raw, list) or not raw:
         raise PolicyError(where, "must be a list of at least one peer")
     out: list[PeerRule] = []
@@ -130,8 +131,10 @@ def _peers(raw, where: str, egress: bool) -> tuple[PeerRule, ...]:
                 raise PolicyError(f"{here}.networks", "must be a list of CIDRs")
             for cidr in value:
                 out.append(PeerRule("block", cidr=_cidr(cidr, f"{here}.networks")))
+        elif field == "nodes" and egress and nodes:
+            out.append(PeerRule("nodes", node_selector=_selector(value, f"{here}.nodes")))
         elif field in ("nodes", "domainNames") and egress:
-            what = "node objects (`kubectl get nodes -o yaml`)" if field == "nodes" else "the addresses names resolve to at run time"
+            what = "node objects (give them with --cluster: `kubectl get nodes -o yaml`)" if field == "nodes" else "the addresses names resolve to at run time"
             raise PolicyError(f"{here}.{field}", f"{field} peers cannot be judged without {what}; netpolc does not guess")
         else:
             allowed = "namespaces, pods, networks, nodes or domainNames" if egress else "namespaces or pods"
@@ -232,7 +235,7 @@ def _ports_v1alpha1(raw, where: str) -> tuple[PortRule, ...]:
     return tuple(out)
 
 
-def _rules(raw, peer_key: str, where: str, actions: dict, read_ports, egress: bool) -> tuple[ClusterRule, ...]:
+def _rules(raw, peer_key: str, where: str, actions: dict, read_ports, egress: bool, nodes: bool = False) -> tuple[ClusterRule, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -249,7 +252,7 @@ def _rules(raw, peer_key: str, where: str, actions: dict, read_ports, egress: bo
         unknown = set(entry) - {"name", "action", peer_key, ports_key}
         if unknown:
             raise PolicyError(here, f"unknown field {sorted(unknown)[0]!r}")
-        peers = _peers(entry.get(peer_key), f"{here}.{peer_key}", egress)
+        peers = _peers(entry.get(peer_key), f"{here}.{peer_key}", egress, nodes)
         ports = read_ports(entry.get(ports_key), f"{here}.{ports_key}")
         rules.append(ClusterRule(actions[action], peers, ports, index, str(entry.get("name") or "")))
     return tuple(rules)

@@ -96,16 +96,32 @@ class Address:
     __repr__ = __str__
 
 
+class Node(Address):
+    """A node of the cluster (a v1 Node of a snapshot): its addresses and labels, for `nodes` peers."""
+
+    __slots__ = ("addresses", "labels")
+
+    def __init__(self, name: str, labels: Mapping[str, str], addresses: tuple[str, ...]):
+        super().__init__(addresses[0] if addresses else "", f"node/{name}")
+        self.addresses = tuple(addresses)
+        self.labels = dict(labels)
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        return self.addresses
+
+
 Endpoint = Pod | Address
 
 
 class Universe:
-    """Endpoints to reason about: namespaces, pods in them, and addresses outside."""
+    """Endpoints to reason about: namespaces, pods in them, addresses outside, and (from a snapshot) nodes."""
 
-    def __init__(self, namespaces, pods, addresses=()):
+    def __init__(self, namespaces, pods, addresses=(), nodes=()):
         self.namespaces = tuple(namespaces)
         self.pods = tuple(pods)
-        self.addresses = tuple(addresses)
+        self.nodes = tuple(nodes)
+        self.addresses = tuple(addresses) + self.nodes  # a node is an address outside the pod network, with labels
         self.endpoints: tuple[Endpoint, ...] = self.pods + self.addresses
         self.namespace_by_name = {ns.name: ns for ns in self.namespaces}
 
