@@ -176,6 +176,7 @@ def test_command(
     strict: Strict = False,
     namespace: Namespace = None,
     cluster: Cluster = None,
+    cni: Annotated[Optional[list[str]], typer.Option("--cni", help="With --cluster: judge ipBlocks over pod IPs as these CNIs do (Cilium never matches pods by ipBlock); every expectation must hold on each. Repeatable.", metavar="NAME[@VERSION]", show_default=False)] = None,
 ) -> None:
     """Compile, then check every `expect` statement against the result.
 
@@ -204,7 +205,7 @@ def test_command(
     """
     from .commands import test as command
 
-    _finish(command.run, paths, list(policies or []), fmt, strict, namespace=namespace, cluster=list(cluster or []))
+    _finish(command.run, paths, list(policies or []), fmt, strict, namespace=namespace, cluster=list(cluster or []), cni=list(cni or []))
 
 
 @app.command("explain")

@@ -25,6 +25,7 @@ class Outcome:
     actual: str  # "allowed", "denied", "partly allowed", or "no endpoint"
     verdict: engine.Verdict | None  # the flow that contradicts the expectation (or illustrates it)
     scene: Scene
+    on: str = ""  # under which CNIs' reading, when the fleet's readings differ
 
     @property
     def passed(self) -> bool:
@@ -55,10 +56,11 @@ class Outcome:
             fix = "narrow or remove the intent (policy) that allows it, or correct the expectation"
         else:
             fix = f"allow it (e.g. `allow {_flow_words(expect)}`), or correct the expectation"
+        where = f" ({self.on})" if self.on else ""
         return Diagnostic(
             "NP700",
             expect.origin.user_span,
-            f"`{statement}` does not hold: {self.flow_text()} is {happened}{partly}",
+            f"`{statement}` does not hold{where}: {self.flow_text()} is {happened}{partly}",
             "; ".join(chain(v, self.scene.universe)) + f". To fix: {fix}",
             related=related(v, self.scene.universe),
         )
@@ -250,10 +252,10 @@ def flow_dict(verdict: engine.Verdict, port: ir.PortRange, universe: engine.Univ
 # ---------------------------------------------------------------- checking
 
 
-def scene_for(policy_sets: list[engine.PolicySet], expects: list[ir.Expect], snapshot=None) -> Scene:
+def scene_for(policy_sets: list[engine.PolicySet], expects: list[ir.Expect], snapshot=None, blocks_match_pods: bool = True) -> Scene:
     """One universe for the policies and every endpoint the expectations name (or the snapshot's real pods)."""
     peers = [(e.namespace, peer) for e in expects for peer in (e.source, e.destination)]
-    return Scene(policy_sets, peers, [e.port for e in expects], snapshot)
+    return Scene(policy_sets, peers, [e.port for e in expects], snapshot, blocks_match_pods)
 
 
 def check(scene: Scene, policies: engine.PolicySet, expect: ir.Expect) -> Outcome:
@@ -328,11 +330,26 @@ def check(scene: Scene, policies: engine.PolicySet, expect: ir.Expect) -> Outcom
     return Outcome(expect, actual, verdict, scene)
 
 
-def check_all(policies: engine.PolicySet, context: list[engine.PolicySet], expects: list[ir.Expect], snapshot=None) -> list[Outcome]:
-    """Every expectation against `policies`; `context` adds policy sets that shape the universe only; `snapshot`: over its pods."""
+def check_all(
+    policies: engine.PolicySet, context: list[engine.PolicySet], expects: list[ir.Expect], snapshot=None, readings: dict | None = None
+) -> list[Outcome]:
+    """Every expectation against `policies`; `context` adds policy sets that shape the universe only; `snapshot`: over its pods.
+
+    `readings` (with a snapshot): {whether ipBlocks match pod IPs: the CNIs that read them so}; an
+    expectation holds only if it holds under every reading of the fleet, and a failure names the CNIs.
+    """
     with engine.paused_gc():
-        scene = scene_for([policies, *context], expects, snapshot)
-        return [check(scene, policies, expect) for expect in expects]
+        if snapshot is None or not readings or set(readings) == {True}:
+            scene = scene_for([policies, *context], expects, snapshot)
+            return [check(scene, policies, expect) for expect in expects]
+        found: list[Outcome] | None = None
+        for reading, cnis in sorted(readings.items()):
+            scene = scene_for([policies, *context], expects, snapshot, reading)
+            outcomes = [check(scene, policies, expect) for expect in expects]
+            for outcome in outcomes:
+                outcome.on = "" if len(readings) == 1 else f"on {', '.join(cnis)}, where ipBlocks {'match' if reading else 'do not match'} pod IPs"
+            found = outcomes if found is None else [old if not old.passed else new for old, new in zip(found, outcomes)]
+        return found
 
 
 def unmatched(outcomes: list[Outcome], policy_sets: list[engine.PolicySet]) -> list[Diagnostic]:

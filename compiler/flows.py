@@ -22,15 +22,19 @@ class Scene:
         peers: list[tuple[str, ir.Peer]] = (),
         ports: list[ir.PortRange] = (),
         snapshot=None,
+        blocks_match_pods: bool = True,
     ):
-        """With a `snapshot` (`snapshot.Snapshot`), the universe is its real pods, plus an address per CIDR region."""
+        """With a `snapshot` (`snapshot.Snapshot`), the universe is its real pods, plus an address per CIDR region.
+
+        `blocks_match_pods`: whether an ipBlock covering a pod's IP matches it (the CNI decides; only real pods have IPs).
+        """
         from .verify import peer_rules
 
         extra_peers = [(namespace, rule) for namespace, peer in peers for rule in peer_rules(peer)]
         extra_ports = [engine.PortRule(p.protocol, p.port, p.end_port) for p in ports]
         self.snapshot = snapshot
         if snapshot is not None:
-            self.universe = snapshot.universe(engine.address_regions(policy_sets, extra_peers))
+            self.universe = snapshot.universe(engine.address_regions(policy_sets, extra_peers), blocks_match_pods)
         else:
             self.universe = engine.representative_universe(policy_sets, extra_peers, extra_ports=extra_ports)
         self.atoms = engine.port_atoms(policy_sets, self.universe, [p for p in extra_ports if isinstance(p.port, int)])

@@ -53,7 +53,8 @@ class Snapshot:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: dict = field(default_factory=dict)
 
-    def universe(self, addresses: tuple = ()) -> engine.Universe:
+    def universe(self, addresses: tuple = (), blocks_match_pods: bool = True) -> engine.Universe:
+        """The real pods and nodes, plus the address regions given; `blocks_match_pods`: the CNI's reading of ipBlocks."""
         names = sorted(set(self.namespaces) | {pod.namespace for pod in self.pods})
         namespaces = [self.namespaces.get(name) or engine.Namespace(name) for name in names]
         nodes = [engine.Node(node.name, node.labels, node.addresses) for node in self.nodes if node.addresses]
@@ -61,7 +62,7 @@ class Snapshot:
         held = {ip for endpoint in [*self.pods, *nodes] for ip in endpoint.ips}
         single = {f"{a.ip}/32" for a in addresses} | {f"{a.ip}/128" for a in addresses}
         addresses = tuple(a for a in addresses if not (a.ip in held and str(a) in single))
-        return engine.Universe(namespaces, self.pods, addresses, nodes)
+        return engine.Universe(namespaces, self.pods, addresses, nodes, blocks_match_pods)
 
 
 class SnapshotError(Exception):

@@ -299,3 +299,18 @@ def test_nodes_peers_are_judged_over_the_snapshots_nodes(project):
     explained = run_cli("explain", str(checks), "--policies", str(project / "policy.yaml"), "--cluster", str(project / "snapshot.yaml"),
                         "-n", "shop", "app=web -> app=node-exporter in namespace monitoring:9100")
     assert "host-network pods" in explained.out  # a host-network pod is never a pod peer: its address is the node's
+
+
+def test_ip_blocks_over_pod_ips_are_read_as_the_cni_reads_them(project):
+    # payments admits 10.0.0.0/8 on 8443; a pod of another namespace, 10.5.0.7, is inside it. Is it admitted?
+    (project / "shop.netpol").write_text(SHOP + "allow 10.0.0.0/8 to app=payments:8443\n")
+    (project / "snapshot.yaml").write_text(as_list(CLUSTER + [namespace("tools"), pod("tools", "curl", {"app": "curl"}, [], "10.5.0.7")]))
+    lines = "expect app=curl in namespace tools -> app=payments:8443 allowed\n"
+    assert run_checks(project, lines)["passed"] == 1  # the upstream reading: an ipBlock covering a pod's IP matches it
+    calico = run_checks(project, lines, "--cni", "calico")
+    assert calico["passed"] == 1
+    cilium = run_checks(project, lines, "--cni", "cilium")  # Cilium never matches pod traffic by ipBlock
+    assert cilium["failed"] == 1 and cilium["code"] == 1
+    both = run_checks(project, lines, "--cni", "calico", "--cni", "cilium")
+    (failure,) = [d for d in both["diagnostics"] if d["code"] == "NP700"]
+    assert "on cilium, where ipBlocks do not match pod IPs" in failure["message"]

@@ -130,3 +130,24 @@ def targets(cni=(), expand_port_ranges=None, named_ports=()):
         pod_cidrs_span=config.spans.get("pod-cidrs") if config else None,
     ), [], files
 
+
+
+def block_readings(cni: list[str]) -> dict[bool, list[str]] | None:
+    """{whether ipBlocks match pod IPs: the --cni targets that read them so}; None without --cni.
+
+    A target whose table says `unknown` counts under both readings: the expectation must hold either way.
+    """
+    if not cni:
+        return None
+    from ..targets import Feature, Status
+
+    options, found, _ = targets(cni)
+    if found or options is None:
+        return None
+    readings: dict[bool, list[str]] = {}
+    for target, version in options.targets:
+        status = target.row(Feature.ip_block_pod_ips, version).status
+        name = f"{target.name}@{version}" if version else target.name
+        for reading in ((True,) if status is Status.supported else (False,) if status is not Status.unknown else (True, False)):
+            readings.setdefault(reading, []).append(name)
+    return readings

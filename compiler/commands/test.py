@@ -11,7 +11,8 @@ FORMATS = ("text", "json", "github")
 
 
 def run(
-    paths: list[str], policies: list[str] | None = None, fmt: str = "text", strict: bool = False, namespace: str | None = None, cluster: list[str] = ()
+    paths: list[str], policies: list[str] | None = None, fmt: str = "text", strict: bool = False, namespace: str | None = None, cluster: list[str] = (),
+    cni: list[str] = (),
 ) -> int:
     from ..diagnostics import sorted_unique
     from ..expect import check_all, unmatched
@@ -28,7 +29,9 @@ def run(
         sys.stderr.write("netpolc: no `expect` statements in the inputs: nothing was tested (write e.g. `expect app=web -> app=db:5432 allowed`)\n")
         _print(fmt, space, [], space.diagnostics)
         return EXIT_FINDINGS
-    outcomes = check_all(space.policies, space.context, expects, space.snapshot)
+    from . import block_readings
+
+    outcomes = check_all(space.policies, space.context, expects, space.snapshot, block_readings(list(cni)))
     failures = [o.diagnostic() for o in outcomes if not o.passed and not o.vacuous]
     findings = sorted_unique(space.diagnostics + unmatched(outcomes, [space.policies, *space.context]))
     _print(fmt, space, outcomes, findings + failures)

@@ -43,6 +43,8 @@ class PeerRule(NamedTuple):
                 return self.node_selector.matches(endpoint.labels)
             return endpoint.host_network and any(ip in addresses for ip in endpoint.ips)
         if self.kind == "block":  # a pod matches by any of its addresses (dual stack), when they are known
+            if endpoint.is_pod and not universe.blocks_match_pods:
+                return False
             return any(self.covers(ip) for ip in endpoint.ips)
         if not endpoint.is_pod or endpoint.host_network:  # host-network pods are never selected as peers
             return False

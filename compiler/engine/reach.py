@@ -77,8 +77,13 @@ class Index:
         for i, pod in enumerate(universe.pods):
             if not pod.host_network:
                 self.by_namespace.setdefault(pod.namespace, []).append(i)
-        # Addresses (and pods that have an IP) sorted by family and number, for CIDR lookups.
-        located = [(ipaddress.ip_address(ip), i) for i, e in enumerate(universe.endpoints) for ip in e.ips]
+        # Addresses (and pods that have an IP, where ipBlocks match pods) sorted by family and number, for CIDR lookups.
+        located = [
+            (ipaddress.ip_address(ip), i)
+            for i, e in enumerate(universe.endpoints)
+            if universe.blocks_match_pods or not e.is_pod
+            for ip in e.ips
+        ]
         self.ips = {4: sorted((int(a), i) for a, i in located if a.version == 4), 6: sorted((int(a), i) for a, i in located if a.version == 6)}
         self.ip_keys = {v: [n for n, _ in items] for v, items in self.ips.items()}
         self.postings: dict | None = None  # built on first use: (namespace, key[, value]) -> pods

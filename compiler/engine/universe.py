@@ -117,7 +117,9 @@ Endpoint = Pod | Address
 class Universe:
     """Endpoints to reason about: namespaces, pods in them, addresses outside, and (from a snapshot) nodes."""
 
-    def __init__(self, namespaces, pods, addresses=(), nodes=()):
+    def __init__(self, namespaces, pods, addresses=(), nodes=(), blocks_match_pods: bool = True):
+        # Whether an ipBlock matches pods by their IPs: implementation-defined; some CNIs never do (Cilium).
+        self.blocks_match_pods = blocks_match_pods
         self.namespaces = tuple(namespaces)
         self.pods = tuple(pods)
         self.nodes = tuple(nodes)
