@@ -93,6 +93,8 @@ def target_text(target: nodes.Target) -> str:
     if isinstance(target, nodes.NamespaceTarget):
         return f"namespace {target.name.text}"
     if isinstance(target, nodes.NamespacesTarget):
+        if target.excluded:
+            return f"namespaces {excluded_text(target.excluded)}"
         return f"namespaces {selector_text(target.selector)}"
     if isinstance(target, nodes.ClusterTarget):
         return "cluster"
@@ -112,8 +114,16 @@ def scope_text(scope: nodes.NamespaceScope) -> str:
     if scope.kind == "named":
         return f"in namespace {scope.name.text}"
     if scope.kind == "labelled":
+        if scope.excluded:
+            return f"in namespaces {excluded_text(scope.excluded)}"
         return f"in namespaces {selector_text(scope.selector)}"
     return "in any namespace"
+
+
+def excluded_text(names: tuple[nodes.Word, ...]) -> str:
+    """`except kube-system`, `except (a, b)`: a set of names, sorted, each once."""
+    unique = sorted({word.text for word in names})
+    return f"except {unique[0]}" if len(unique) == 1 else f"except ({', '.join(unique)})"
 
 
 def port_text(port: nodes.Port) -> str:

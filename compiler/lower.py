@@ -16,6 +16,11 @@ LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 LABEL_VALUE = LABEL_NAME
 PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 PORT_RANGE = re.compile(r"^([0-9]+)-([0-9]+)$")
+ALL_PORTS = "*"  # `:*/udp`: every port of one protocol
+EMPTY_VALUE = '""'  # `key=""`: the empty label value, as written
+# Port names that a reader takes for "every port" or a protocol: as a named port they would
+# match only a container port of that name (none, usually), silently.
+PORT_WORDS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP", "any": None, "all": None}
 MAX_PRIORITY = 1000  # ClusterNetworkPolicy spec.priority
 
 
@@ -61,6 +66,8 @@ class _Lowering:
 
     def label_value(self, word: nodes.Word) -> bool:
         text = word.text
+        if text == EMPTY_VALUE:
+            return True
         if len(text) > 63 or not LABEL_VALUE.match(text):
             self.error(
                 "NP302",
@@ -83,14 +90,14 @@ class _Lowering:
             for value in req.values:
                 ok &= self.label_value(value)
             key = req.key.text
-            values = tuple(sorted({v.text for v in req.values}))
+            values = tuple(sorted({value_of(v) for v in req.values}))
             if req.operator == "=":
                 if key in equals and equals[key] != values[0]:
                     self.error(
                         "NP303",
                         req.span,
-                        f"selector `{_source(node)}` can never match: `{key}` cannot be both `{equals[key]}` and `{values[0]}`",
-                        f"to select either, write `{key} in ({equals[key]}, {values[0]})`",
+                        f"selector `{_source(node)}` can never match: `{key}` cannot be both `{_written(equals[key])}` and `{_written(values[0])}`",
+                        f"to select either, write `{key} in ({_written(equals[key])}, {_written(values[0])})`",
                     )
                     ok = False
                 equals[key] = values[0]
@@ -187,6 +194,27 @@ class _Lowering:
                 return None
         text = node.value.text
         span = node.value.span
+        if text == ALL_PORTS:
+            if node.protocol is None:
+                self.error(
+                    "NP312",
+                    span,
+                    "`*` without a protocol",
+                    "for every port of every protocol, leave the ports out (`app=db`); for every port of one protocol, name it: `:*/tcp`, `:*/udp` or `:*/sctp`",
+                )
+                return None
+            return ir.PortRange(protocol, None)
+        word = text.lower()
+        if word in PORT_WORDS:
+            meant = PORT_WORDS[word]
+            fix = f"for every {meant} port write `:*/{meant.lower()}`" if meant else "for every port leave the ports out, or write `:*/tcp` for every TCP port"
+            self.error(
+                "NP313",
+                span,
+                f"`:{shown(text)}` would be a container port named `{shown(text)}`, which pods rarely have: the rule would silently match nothing",
+                f"{fix}; a port name is the name of a container port in the pod spec",
+            )
+            return None
         number = values.decimal(text)
         if number is not None:
             if not 1 <= number <= 65535:
@@ -220,6 +248,7 @@ class _Lowering:
 
     def peer(self, node: nodes.Peer, namespace: str) -> ir.Peer | None:
         """`namespace` is "" in a cluster section, where a bare selector looks in every namespace."""
+        self.host_names(node)
         target = node.target
         if isinstance(target, nodes.PodTarget):
             selector = self.selector(target.selector)
@@ -231,6 +260,8 @@ class _Lowering:
                     return None
                 ref = ir.NamespaceRef("named", scope.name.text)
             elif scope.kind == "labelled":
+                if not self.excluded_names(scope.excluded):
+                    return None
                 namespaces = self.selector(scope.selector)
                 if namespaces is None:
                     return None
@@ -243,6 +274,8 @@ class _Lowering:
                 return None
             return ir.Pods(ir.NamespaceRef("named", target.name.text), ir.EVERYTHING)
         if isinstance(target, nodes.NamespacesTarget):
+            if not self.excluded_names(target.excluded):
+                return None
             namespaces = self.selector(target.selector)
             return None if namespaces is None else ir.Pods(ir.NamespaceRef("labelled", selector=namespaces), ir.EVERYTHING)
         if isinstance(target, nodes.ClusterTarget):
@@ -250,6 +283,30 @@ class _Lowering:
         if isinstance(target, nodes.WorldTarget):
             return ir.World()
         return self.block(target)
+
+    def excluded_names(self, names: tuple[nodes.Word, ...]) -> bool:
+        """The names of `namespaces except (...)` are namespace names (checked as such, not as label values)."""
+        ok = True
+        for name in names:
+            ok &= self.namespace_name(name)
+        return ok
+
+    def host_names(self, node: nodes.Peer) -> None:
+        """NP421: a pod selector term that reads as a host name (`api.stripe.com`) is a label key to Kubernetes."""
+        target = node.target
+        if not isinstance(target, nodes.PodTarget) or target.selector.is_any:
+            return
+        for req in target.selector.requirements:
+            if req.operator == "exists" and looks_like_host_name(req.key.text):
+                self.diagnostics.append(
+                    Diagnostic(
+                        "NP421",
+                        req.key.span,
+                        f"`{shown(req.key.text)}` is read as a label: pods that carry a label key `{shown(req.key.text)}`, not the host of that name",
+                        "NetworkPolicy cannot select by DNS name: write the addresses the name resolves to as a CIDR "
+                        "(e.g. `203.0.113.0/24:443`); if it is a label key, this warning can be ignored",
+                    )
+                )
 
     def source_peer(self, node: nodes.Peer, namespace: str) -> ir.Peer | None:
         if node.ports:
@@ -319,11 +376,13 @@ class _Lowering:
             if flow is None:
                 return None
             source, destination, ports = flow
-            if len(ports) != 1 or ports[0].end_port is not None:
+            if len(ports) != 1 or ports[0].end_port is not None or ports[0].port is None:
                 self.error(
                     "NP409",
                     st.destination.span,
-                    "an expect needs exactly one destination port" if len(ports) != 1 else "an expect checks one port, not a range",
+                    "an expect needs exactly one destination port" if len(ports) != 1
+                    else "an expect checks one port, not every port of a protocol" if ports[0].port is None
+                    else "an expect checks one port, not a range",
                     "write the port the flow uses, e.g. `expect app=web -> app=db:5432 allowed`",
                 )
                 return None
@@ -488,6 +547,30 @@ def lower(resolved: Resolved) -> tuple[ir.Program, list[Diagnostic]]:
     lowering.distinct_priorities(ordered)
     program = ir.Program(intents, expects, tuple(sorted(resolved.namespaces)), cluster, ordered)
     return program, lowering.diagnostics
+
+
+def value_of(word: nodes.Word) -> str:
+    """A label value as Kubernetes stores it: the written `""` is the empty value."""
+    return "" if word.text == EMPTY_VALUE else word.text
+
+
+def _written(value: str) -> str:
+    return EMPTY_VALUE if value == "" else value
+
+
+HOST_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def looks_like_host_name(text: str) -> bool:
+    """A DNS name such as `api.stripe.com`: two or more dot-separated DNS labels, the last alphabetic, and no `/` or `=`.
+
+    A label key with a prefix (`app.kubernetes.io/part-of`) has a `/` and is not one. Kept in one
+    place: DNS-name peers, when the language has them, start from the same test.
+    """
+    if "/" in text or "=" in text or "." not in text or len(text) > 253:
+        return False
+    parts = text.lower().split(".")
+    return len(parts) >= 2 and all(HOST_LABEL.match(part) for part in parts) and parts[-1].isalpha() and len(parts[-1]) >= 2
 
 
 def _source(node: nodes.Selector) -> str:

@@ -23,7 +23,7 @@ class Requirement(NamedTuple):
 
     key: Word
     operator: str  # "=", "!=", "in", "notin", "exists", "absent"
-    values: tuple[Word, ...]
+    values: tuple[Word, ...]  # as written: the empty value is the word `""`
     span: Span
 
 
@@ -36,12 +36,17 @@ class Selector(NamedTuple):
 
 
 class NamespaceScope(NamedTuple):
-    """Where a pod selector looks: `in namespace N`, `in namespaces SEL`, `in any namespace`."""
+    """Where a pod selector looks: `in namespace N`, `in namespaces SEL`, `in namespaces except N`, `in any namespace`.
+
+    `in namespaces except (a, b)` is kind "labelled" with the selector it means written out
+    (`kubernetes.io/metadata.name notin (a, b)`), and `excluded` the names as written.
+    """
 
     kind: str  # "named", "labelled", "all"
     name: Word | None
     selector: Selector | None
     span: Span
+    excluded: tuple[Word, ...] = ()
 
 
 class PodTarget(NamedTuple):
@@ -58,10 +63,15 @@ class NamespaceTarget(NamedTuple):
 
 
 class NamespacesTarget(NamedTuple):
-    """`namespaces SEL`: every pod of the namespaces whose labels match."""
+    """`namespaces SEL`: every pod of the namespaces whose labels match.
+
+    `namespaces except (a, b)` carries the selector it means (`kubernetes.io/metadata.name notin (a, b)`)
+    and, in `excluded`, the names as written (for the formatter and the namespace-name check).
+    """
 
     selector: Selector
     span: Span
+    excluded: tuple[Word, ...] = ()
 
 
 class ClusterTarget(NamedTuple):
@@ -86,7 +96,7 @@ Target = PodTarget | NamespaceTarget | NamespacesTarget | ClusterTarget | WorldT
 
 
 class Port(NamedTuple):
-    """`5432`, `8000-8080`, `http`, each optionally `/udp`."""
+    """`5432`, `8000-8080`, `http`, each optionally `/udp`; `*/udp` is every port of one protocol."""
 
     value: Word
     protocol: Word | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lark import Token, Transformer
 
 from . import nodes
+from .ir import NAME_LABEL
 from .source import Span
 
 
@@ -104,6 +105,17 @@ class _ToNodes(Transformer):
     def _on_namespaces_target(self, meta, children):
         return nodes.NamespacesTarget(children[0], self._span(meta))
 
+    def _on_namespaces_except_target(self, meta, children):
+        names, selector = children[0]
+        return nodes.NamespacesTarget(selector, self._span(meta), names)
+
+    def _on_excluded_names(self, meta, children):
+        """`except (a, b)` -> (the names, the selector they mean: every namespace whose name is none of them)."""
+        names = tuple(self._word(token) for token in children)
+        span = self._span(meta)
+        key = nodes.Word(NAME_LABEL, names[0].span)
+        return names, nodes.Selector((nodes.Requirement(key, "notin", names, span),), False, span)
+
     def _on_cluster_target(self, meta, children):
         return nodes.ClusterTarget(self._span(meta))
 
@@ -122,6 +134,10 @@ class _ToNodes(Transformer):
 
     def _on_in_namespaces(self, meta, children):
         return nodes.NamespaceScope("labelled", None, children[1], self._span(meta))
+
+    def _on_in_namespaces_except(self, meta, children):
+        names, selector = children[1]
+        return nodes.NamespaceScope("labelled", None, selector, self._span(meta), names)
 
     def _on_in_any_namespace(self, meta, children):
         return nodes.NamespaceScope("all", None, None, self._span(meta))

@@ -86,6 +86,11 @@ def test_every_form_prints_canonically():
         "ingress only from app=web:8080 for app=api",
         "expect app=web -> app=db:5432 denied",
         "allow a!=b,c,!d,e in (f, g),h notin (i) to any",
+        "allow app=web to app=db:*/udp,53/tcp,*/sctp",
+        "allow namespaces except kube-system to app=web",
+        "allow app=agent in namespaces except (kube-public, kube-system) to app=web",
+        'allow app=x in namespaces policy-group.network.openshift.io/ingress="" to app=web',
+        'allow tier in ("", front),zone!="" to any',
     ]
     text = "\n".join(lines) + "\n"
     assert fmt(text) == text
@@ -173,7 +178,7 @@ def test_the_shipped_files_are_formatted():
 
 GAP = st.sampled_from([" ", "  ", "\t", " \t "])  # where the grammar needs a space
 OPT = st.sampled_from(["", "", " ", "  "])  # where it needs none
-KEYS = {"app": ["web", "db", "api"], "tier": ["front", "back"], "env": ["prod", "dev"], "team": ["a", "b"]}
+KEYS = {"app": ["web", "db", "api"], "tier": ["front", "back", '""'], "env": ["prod", "dev"], "team": ["a", "b"]}
 
 
 @st.composite
@@ -222,13 +227,16 @@ def peer(draw, ports=True):
             st.builds(lambda s: f"{s} in any namespace", selector()),
             st.builds(lambda n: f"namespace {n}", st.sampled_from(["other", "kube-system"])),
             st.builds(lambda s: f"namespaces {s}", selector()),
+            st.builds(lambda names: "namespaces except " + (names[0] if len(names) == 1 else "(" + " , ".join(names) + ")"),
+                      st.lists(st.sampled_from(["kube-system", "other", "shop"]), min_size=1, max_size=3)),
+            st.builds(lambda s: f"{s} in namespaces except (kube-system,other )", selector()),
             st.just("cluster"),
             st.just("world"),
             st.sampled_from(["10.0.0.0/8", "10.0.0.0/8 except 10.1.0.0/16", "10.0.0.0/8 except ( 10.2.0.0/16 ,10.1.0.0/16 )"]),
         )
     )
     if ports and draw(st.booleans()):
-        chosen = draw(st.lists(st.sampled_from(["80", "443", "53/udp", "53 / UDP", "8000-8080", "metrics"]), min_size=1, max_size=3, unique=True))
+        chosen = draw(st.lists(st.sampled_from(["80", "443", "53/udp", "53 / UDP", "8000-8080", "metrics", "*/udp", "* / TCP"]), min_size=1, max_size=3, unique=True))
         target += draw(OPT) + ":" + draw(OPT) + (draw(OPT) + "," + draw(OPT)).join(chosen)
     return target
 
