@@ -211,3 +211,97 @@ def _document(result, observed, diagnostics) -> dict:
         ],
         "diagnostics": [as_dict(d) for d in diagnostics],
     }
+
+
+# ---------------------------------------------------------------- diff --flows
+
+
+def diff_flows(old, new, labels: tuple, flows: list[str], fmt: str, fail_on_closed: bool, snapshot) -> int:
+    """`netpolc diff OLD NEW --flows FILE`: the opened and closed flows limited to the connections seen, with their counts."""
+    from ..replay import observed_diff
+
+    observed = observed_traffic(flows, None)
+    _problems("text", observed.diagnostics, {})
+    if not observed.connections:
+        _problems("text", [nothing_observed(observed)], {})
+        return EXIT_FINDINGS
+    result = observed_diff(observed, old.policies, new.policies, old.context + new.context, snapshot)
+    if fmt == "json":
+        document = {"old": labels[0], "new": labels[1], "flows": observed.files, "connections": len(observed.connections),
+                    "closed": [_row(g) for g in result.closed], "opened": [_row(g) for g in result.opened]}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    elif fmt == "markdown":
+        sys.stdout.write(_diff_markdown(result, labels))
+    else:
+        sys.stdout.write(_diff_text(result, labels))
+    if not observed.ok:
+        return EXIT_FINDINGS
+    return EXIT_FINDINGS if fail_on_closed and result.closed else EXIT_OK
+
+
+def _row(found) -> dict:
+    return {
+        "sources": found.sources,
+        "destinations": found.destinations,
+        "port": found.port,
+        "protocol": found.protocol,
+        "connections": len(found.connections),
+        "seen": found.seen,
+        "seen_dropped": found.refused,
+        "first": found.first,
+        "last": found.last,
+    }
+
+
+def _count_text(groups) -> str:
+    connections = sum(len(g.connections) for g in groups)
+    seen = sum(g.seen for g in groups)
+    text = f"{connections:,} connection{'s' * (connections != 1)}"
+    return text + (f", seen {seen:,} time{'s' * (seen != 1)}" if seen else "")
+
+
+def _seen(found) -> str:
+    if found.seen:
+        return f"seen {found.seen:,} time{'s' * (found.seen != 1)}"
+    return f"seen dropped {found.refused:,} time{'s' * (found.refused != 1)}"
+
+
+def _over(result) -> str:
+    from ..observed import time_text
+
+    first, last = result.observed.span()
+    when = f", {time_text(first)} to {time_text(last)} UTC" if first is not None else ""
+    return f"the {len(result.observed.connections):,} connections seen in {', '.join(result.observed.files)}{when}"
+
+
+def _diff_text(result, labels) -> str:
+    out = [f"netpolc diff {labels[0]} -> {labels[1]}, over {_over(result)}"]
+    for kind, groups in (("closed", result.closed), ("opened", result.opened)):
+        out.append("")
+        out.append(f"{kind.capitalize()}: {_count_text(groups)}" + (":" if groups else ""))
+        out += [f"  {g.flow_text()}: {_seen(g)}" for g in groups]
+    if not result.closed and not result.opened:
+        out += ["", "No observed connection changes: both sides decide every one of them the same way."]
+    return "\n".join(out) + "\n"
+
+
+def _diff_markdown(result, labels) -> str:
+    closed = sum(len(g.connections) for g in result.closed)
+    seen = sum(g.seen for g in result.closed)
+    opened = sum(len(g.connections) for g in result.opened)
+    out = [
+        f"### netpolc diff: {closed:,} observed connection{'s' * (closed != 1)} cut (seen {seen:,} time{'s' * (seen != 1)}), {opened:,} opened",
+        "",
+        f"Comparing `{labels[0]}` with `{labels[1]}` over {_over(result)}: only the flows real traffic uses.",
+    ]
+    if not result.closed and not result.opened:
+        out += ["", "No observed connection changes."]
+    for groups, title in ((result.closed, "Closed (no longer allowed)"), (result.opened, "Opened (newly allowed)")):
+        if not groups:
+            continue
+        out += ["", f"#### {title}", "", "| From | To | Port | Seen |", "| --- | --- | --- | --- |"]
+        for g in groups:
+            cells = ["<br>".join(f"`{x}`" for x in g.sources), "<br>".join(f"`{x}`" for x in g.destinations), f"{g.port}/{g.protocol}",
+                     f"{g.seen:,}" if g.seen else f"{g.refused:,} (dropped)"]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(out) + "\n"
