@@ -338,7 +338,7 @@ class _Reader:
                     self.problems.add("NP906", "long", name, number, 1, f"more than {MAX_LINE_BYTES:,} bytes")
                     observed.left_out += 1
                     continue
-                if progress is not None and not number & 0x3FFF:
+                if progress is not None and not number & 0xFFF:
                     progress.tick(number)
                 if line.isspace():
                     continue
@@ -359,8 +359,14 @@ class _Reader:
                 return
 
     def record(self, line: bytes) -> None:
+        if (b'"is_reply":true' in line or b'"is_reply": true' in line) and line.rstrip()[-1:] == b"}" and line[:1] == b"{":
+            # A Hubble reply (most of a stream): nothing of it is kept, so it is not decoded. The marker
+            # cannot come from inside a JSON string, where its quotes would be escaped.
+            self.observed.records += 1
+            self.observed.replies += 1
+            return
         try:
-            data = json.loads(line)
+            data = _decode(line.decode("utf-8"))
         except (ValueError, RecursionError) as err:
             self._not_json(line, err)
             return
@@ -369,9 +375,11 @@ class _Reader:
             return
         flow = data.get("flow")
         if isinstance(flow, dict):
-            extra = data.keys() - HUBBLE_RESPONSE
-            if extra:
-                self._unknown(line, "", extra)
+            if not HUBBLE_RESPONSE.issuperset(data):
+                data = _snake_keys(data, HUBBLE_RESPONSE)
+                extra = data.keys() - HUBBLE_RESPONSE
+                if extra:
+                    self._unknown(line, "", extra)
             self.hubble(line, flow, data.get("time"))
             return
         if flow is None and any(key in data for key in HUBBLE_EVENTS):
@@ -412,8 +420,7 @@ class _Reader:
     def hubble(self, line: bytes, flow: dict, outer_time) -> None:
         observed = self.observed
         observed.records += 1
-        extra = flow.keys() - HUBBLE_FLOW
-        if extra:
+        if not HUBBLE_FLOW.issuperset(flow):
             flow = _snake_keys(flow, HUBBLE_FLOW)
             extra = flow.keys() - HUBBLE_FLOW
             if extra:
@@ -446,7 +453,7 @@ class _Reader:
         if port_protocol is None:
             return
         port, protocol = port_protocol
-        if ip.keys() - HUBBLE_IP:
+        if not HUBBLE_IP.issuperset(ip):
             ip = _snake_keys(ip, HUBBLE_IP)
             if ip.keys() - HUBBLE_IP:
                 self._unknown(line, "flow.IP.", ip.keys() - HUBBLE_IP)
@@ -472,7 +479,7 @@ class _Reader:
             slot = 2
         if refused:
             slot = 3 if slot != 1 else 4
-        moment = _hubble_time(flow.get("time", outer_time))
+        moment = flow.get("time", outer_time)
         self._count(source, destination, port, protocol, slot, moment, ip)
 
     def _hubble_port(self, line: bytes, l4: dict) -> tuple[int, str] | None:
@@ -483,7 +490,7 @@ class _Reader:
             if not isinstance(inner, dict):
                 self._problem("NP905", "shape", _column(line, protocol), f"l4.{protocol} is an object in flow.proto")
                 return None
-            if inner.keys() - HUBBLE_PORTS:
+            if not HUBBLE_PORTS.issuperset(inner):
                 inner = _snake_keys(inner, HUBBLE_PORTS)
                 if inner.keys() - HUBBLE_PORTS:
                     self._unknown(line, f"flow.l4.{protocol}.", inner.keys() - HUBBLE_PORTS)
@@ -505,11 +512,12 @@ class _Reader:
             self._problem("NP905", "shape", _column(line, side), f"{side} is an object in flow.proto")
             return None
         labels = end.get("labels") or ()
-        workloads = end.get("workloads") or ()
+        workloads = end.get("workloads")
         try:
-            key = (end.get("namespace") or "", tuple(labels), tuple(tuple(sorted(w.items())) for w in workloads), end.get("identity") or 0, end.get("pod_name") or end.get("podName") or "")
+            workload = (workloads[0].get("kind"), workloads[0].get("name")) if workloads else None
+            key = (end.get("namespace"), tuple(labels), workload, end.get("identity"), end.get("pod_name") or end.get("podName"))
             found = self.hubble_cache.get(key)
-        except (TypeError, AttributeError):  # a list of objects where strings go, a number where a list goes
+        except (TypeError, AttributeError, KeyError, IndexError):  # a list of objects where strings go, a number where a list goes
             self._problem("NP905", "shape", _column(line, side), f"{side}.labels is a list of strings and {side}.workloads a list of objects in flow.proto")
             return None
         if found is None:
@@ -602,9 +610,8 @@ class _Reader:
     def calico(self, line: bytes, data: dict) -> None:
         observed = self.observed
         observed.records += 1
-        extra = data.keys() - CALICO_FIELDS
-        if extra:
-            self._unknown(line, "", extra)
+        if not CALICO_FIELDS.issuperset(data):
+            self._unknown(line, "", data.keys() - CALICO_FIELDS)
         action = data.get("action")
         action = action.lower() if isinstance(action, str) else action
         if action == "allow":
@@ -747,9 +754,20 @@ class _Reader:
                 if self.observed.untracked == 1:
                     self.problems.add("NP907", "full", self.file, self.number, 1, "")
                 return
-            counts = self.table[key] = [0, 0, 0, 0, 0, None, None]
+            counts = self.table[key] = [0, 0, 0, 0, 0, None, None, None, None]
         counts[slot] += times
         if moment is not None:
+            if type(moment) is not list and type(moment) is not float:
+                if type(moment) is str and len(moment) == 30 and moment[19] == "." and moment[-1] == "Z":
+                    # protojson's usual UTC form, nanoseconds: these strings sort as the times they say
+                    if counts[7] is None or moment < counts[7]:
+                        counts[7] = moment
+                    if counts[8] is None or moment > counts[8]:
+                        counts[8] = moment
+                    return
+                moment = _hubble_time(moment)
+                if moment is None:
+                    return
             if isinstance(moment, list):
                 low, high = min(moment), max(moment)
             else:
@@ -761,6 +779,13 @@ class _Reader:
 
     def finish(self) -> Observed:
         observed = self.observed
+        for counts in self.table.values():
+            for text in counts[7:]:
+                moment = _hubble_time(text) if text is not None else None
+                if moment is not None:
+                    counts[5] = moment if counts[5] is None else min(counts[5], moment)
+                    counts[6] = moment if counts[6] is None else max(counts[6], moment)
+            del counts[7:]
         observed.connections = [Connection(s, d, port, protocol, counts) for (s, d, port, protocol), counts in self.table.items()]
         observed.connections.sort(key=lambda c: (c.source, c.destination, c.protocol, c.port))
         observed.diagnostics = self._diagnostics()
@@ -819,6 +844,9 @@ def _diagnostic(code: str, kind: str, file: str, line: int, column: int, count: 
 # ---------------------------------------------------------------- fields
 
 
+_decode = json.JSONDecoder().decode
+
+
 def _snake_keys(data: dict, known: set) -> dict:
     """lowerCamelCase JSON names (protojson's default) -> flow.proto's names, for the keys that are not known as they are."""
     out = {}
@@ -843,10 +871,24 @@ def _hubble_is_reply(flow: dict) -> bool:
     return isinstance(l7, dict) and l7.get("type") in ("RESPONSE", 2)
 
 
+_HOURS: dict[str, float] = {}  # "2024-05-01T12" -> its epoch seconds: one datetime per hour of records, not one per record
+
+
 def _hubble_time(value) -> float | None:
     """RFC 3339 (protojson) or {seconds, nanos} (Go's encoding/json) -> seconds since the epoch; None when absent or unreadable."""
     from datetime import datetime
 
+    if isinstance(value, str) and len(value) >= 20 and value[-1] == "Z" and value[13] == ":" and value[16] == ":" and value[19] in ".Z":
+        hour = _HOURS.get(value[:13])  # the common UTC form: the hour looked up, minutes, seconds and fraction added
+        if hour is None and len(_HOURS) < 100_000:
+            try:
+                hour = _HOURS[value[:13]] = datetime.fromisoformat(value[:13] + ":00:00+00:00").timestamp()
+            except ValueError:
+                return None
+        fraction = value[20:-1]
+        minutes, seconds = value[14:16], value[17:19]
+        if hour is not None and minutes.isdigit() and seconds.isdigit() and (not fraction or fraction.isdigit()):
+            return hour + int(minutes) * 60 + int(seconds) + (int(fraction[:6]) / 10 ** len(fraction[:6]) if fraction else 0.0)
     if isinstance(value, str):
         text = value
         if "." in text:  # datetime reads at most six digits of a fraction
