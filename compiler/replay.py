@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from . import engine
 from .diagnostics import Diagnostic
-from .observed import ADDRESS, POD, Connection, Observed, display_name
+from .observed import ADDRESS, POD, VOLATILE_KEYS, Connection, Observed, display_name
 from .snapshot import Snapshot
 from .source import Span
 
@@ -78,7 +78,7 @@ def _cluster_ports(cluster: Snapshot | None):
         found = by_workload.get((endpoint.namespace, endpoint.workload)) if endpoint.workload else None
         if found is not None:
             return found.ports
-        wanted = endpoint.labels.items()
+        wanted = {k: v for k, v in endpoint.labels.items() if k not in VOLATILE_KEYS}.items()  # one pod of the workload will do
         for pod in cluster.pods:
             if pod.namespace == endpoint.namespace and pod.labels.items() >= wanted:
                 return pod.ports
