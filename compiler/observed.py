@@ -66,7 +66,7 @@ RESERVED_NOTES = {
 
 # Fields of flow.proto (current Cilium, proto names), of the messages read here.
 HUBBLE_RESPONSE = {"flow", "node_status", "lost_events", "agent_event", "debug_event", "node_name", "node_labels", "time"}
-HUBBLE_EVENTS = ("node_status", "lost_events", "agent_event", "debug_event")
+HUBBLE_EVENTS = frozenset({"node_status", "lost_events", "agent_event", "debug_event"})
 HUBBLE_FLOW = {
     "time", "uuid", "emitter", "verdict", "drop_reason", "auth_type", "ethernet", "IP", "l4", "tunnel", "source", "destination",
     "Type", "node_name", "node_labels", "source_names", "destination_names", "l7", "reply", "event_type", "source_service",
@@ -105,6 +105,10 @@ CILIUM_OWN = "io.cilium.k8s.policy."
 LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 NAMESPACE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # pods and workloads: DNS subdomains
+AGGREGATED_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?(-\*)?$")  # Calico's `cart-6d8f7b9c4-*`
+KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
+DNS_NAME = re.compile(r"^[A-Za-z0-9_*]([-A-Za-z0-9_.]{0,252})?$")
 
 
 @dataclass
@@ -314,6 +318,7 @@ class _Reader:
         self.hubble_cache: dict[tuple, tuple] = {}  # (namespace, labels, workloads, identity, pod) -> classification
         self.calico_cache: dict[tuple, tuple] = {}
         self.table: dict[tuple, list] = {}  # (source, destination, port, protocol) -> counts
+        self.ips: dict[str, str | None] = {}
         self.file = ""
         self.number = 0
 
@@ -359,7 +364,7 @@ class _Reader:
                 return
 
     def record(self, line: bytes) -> None:
-        if (b'"is_reply":true' in line or b'"is_reply": true' in line) and line.rstrip()[-1:] == b"}" and line[:1] == b"{":
+        if b'is_reply"' in line and (b'"is_reply":true' in line or b'"is_reply": true' in line) and line.rstrip()[-1:] == b"}" and line[:1] == b"{":
             # A Hubble reply (most of a stream): nothing of it is kept, so it is not decoded. The marker
             # cannot come from inside a JSON string, where its quotes would be escaped.
             self.observed.records += 1
@@ -382,18 +387,18 @@ class _Reader:
                     self._unknown(line, "", extra)
             self.hubble(line, flow, data.get("time"))
             return
-        if flow is None and any(key in data for key in HUBBLE_EVENTS):
+        if flow is None and not HUBBLE_EVENTS.isdisjoint(data):
             self.observed.not_connections += 1  # node status, lost events: part of the stream, not flows
             return
         source = data.get("_source")
-        if isinstance(source, dict) and CALICO_MARKERS & source.keys():
+        if isinstance(source, dict) and not CALICO_MARKERS.isdisjoint(source):
             data = source  # an Elasticsearch hit
-        if len(CALICO_MARKERS & data.keys()) >= 2:
+        if len(CALICO_MARKERS.intersection(data)) >= 2:
             self.calico(line, data)
-        elif HUBBLE_MARKERS & data.keys():
+        elif not HUBBLE_MARKERS.isdisjoint(data):
             self.hubble(line, data, None)
         else:
-            keys = ", ".join(sorted(data)[:4]) or "no field"
+            keys = ", ".join(_clean(key) for key in sorted(data)[:4]) or "no field"
             self._problem("NP902", "shape", 1, f"an object with {keys}: neither a Hubble flow nor a Calico flow log")
 
     def _not_json(self, line: bytes, err: Exception) -> None:
@@ -539,7 +544,7 @@ class _Reader:
             return value
         if kind == HOST:
             return -1
-        address = _ip_text(ip)
+        address = self._ip(ip)
         if address is None:
             if ip in (None, ""):
                 self._problem("NP908", "address", _column(line, "IP"), f"the {side} is outside the cluster but the record has no IP.{side}")
@@ -548,7 +553,7 @@ class _Reader:
             return None
         note = value
         if not note and isinstance(names, list) and names and isinstance(names[0], str):
-            note = names[0].rstrip(".")
+            note = names[0].rstrip(".") if DNS_NAME.match(names[0]) else ""
         return self._address(address, note)
 
     def _hubble_classify(self, end: dict) -> tuple[str, object]:
@@ -588,22 +593,24 @@ class _Reader:
         pod = end.get("pod_name") or ""
         if not namespace and not pod:
             return ADDRESS, ""  # no pod named: an address the records do not say more about
+        if not isinstance(namespace, str) or not NAMESPACE_NAME.match(namespace):
+            return "bad", f"namespace {_show(namespace)} is not a namespace name"
+        if not isinstance(pod, str) or (pod and not OBJECT_NAME.match(pod)):
+            return "bad", f"pod_name {_show(pod)} is not a pod name"
         if not labels:
             return "unlabelled", f"pod {namespace}/{pod or '?'} has no labels in the record: a policy's selectors cannot be judged"
         problem = _label_problem(own) or _label_problem(namespace_labels)
         if problem:
             return "bad", problem
-        if not NAMESPACE_NAME.match(namespace):
-            return "bad", f"namespace {_show(namespace)} is not a namespace name"
         workload = ""
         workloads = end.get("workloads") or []
         if workloads and isinstance(workloads[0], dict):
             name, kind = workloads[0].get("name"), workloads[0].get("kind")
-            if isinstance(name, str) and isinstance(kind, str) and name and kind:
+            if isinstance(name, str) and isinstance(kind, str) and OBJECT_NAME.match(name) and KIND.match(kind):
                 workload = f"{kind.lower()}/{name}"
         if namespace_labels and namespace not in self.observed.namespace_labels:
             self.observed.namespace_labels[namespace] = namespace_labels
-        return POD, self._pod(namespace, own, workload, pod if isinstance(pod, str) else "")
+        return POD, self._pod(namespace, own, workload, pod)
 
     # ------------------------------------------------------------ Calico
 
@@ -680,7 +687,7 @@ class _Reader:
             self._problem(code, outcome if outcome == "unlabelled" else "label", _column(line, f"{side}_labels"), value)
             return None
         if kind in ("hep", "ns", "net"):
-            address = _ip_text(ip)
+            address = self._ip(ip)
             if address is None:
                 if ip in (None, "", "-"):
                     what = {"hep": "a host endpoint", "ns": "a network set", "net": "a network"}[kind]
@@ -700,8 +707,11 @@ class _Reader:
     def _calico_pod(self, namespace, aggregated, name, labels) -> tuple[str, object]:
         if not isinstance(namespace, str) or not NAMESPACE_NAME.match(namespace):
             return "bad", f"namespace {_show(namespace)} is not a namespace name"
+        for value, field_name in ((aggregated, "name_aggr"), (name, "name")):
+            if value is not None and (not isinstance(value, str) or not (value == "-" or AGGREGATED_NAME.match(value))):
+                return "bad", f"{field_name} {_show(value)} is not a pod name"
         if labels in (None, "-", []) or (isinstance(labels, list) and labels == ["-"]):
-            shown = aggregated if isinstance(aggregated, str) else name
+            shown = aggregated or name
             return "unlabelled", f"pod {namespace}/{shown} has no labels in the record (aggregated away): a policy's selectors cannot be judged"
         if not isinstance(labels, list) or len(labels) > MAX_LABELS or not all(isinstance(x, str) for x in labels):
             return "bad", f"labels: expected at most {MAX_LABELS} strings such as app=web"
@@ -717,6 +727,17 @@ class _Reader:
         return POD, self._pod(namespace, own, _calico_workload(base, own), pod)
 
     # ------------------------------------------------------------ the table
+
+    def _ip(self, value) -> str | None:
+        """An address in its canonical form (each one parsed once)."""
+        if type(value) is not str:
+            return None
+        found = self.ips.get(value, False)
+        if found is False:
+            found = _ip_text(value)
+            if len(self.ips) < 200_000:
+                self.ips[value] = found
+        return found
 
     def _pod(self, namespace: str, labels: dict, workload: str, pod: str) -> int:
         key = (POD, namespace, tuple(sorted(labels.items())), workload)
@@ -798,7 +819,7 @@ class _Reader:
         if self.problems.unknown:
             ordered = sorted(self.problems.unknown.items(), key=lambda item: (item[1][1], item[1][2], item[0]))
             path, (count, file, line, column) = ordered[0]
-            listed = ", ".join(f"`{p}` ({n:,} record{'s' * (n != 1)})" for p, (n, *_) in sorted(self.problems.unknown.items())[:6])
+            listed = ", ".join(f"`{_clean(p)}` ({n:,} record{'s' * (n != 1)})" for p, (n, *_) in sorted(self.problems.unknown.items())[:6])
             more = f" and {len(self.problems.unknown) - 6} more" if len(self.problems.unknown) > 6 else ""
             out.append(
                 Diagnostic(
@@ -949,6 +970,11 @@ def _calico_workload(base: str, labels: dict) -> str:
     if job:
         return f"job/{job}"
     return ""
+
+
+def _clean(text: str) -> str:
+    """Text from the records as a message may show it: printable, and short (a terminal never gets escape codes from a flow file)."""
+    return text if text.isprintable() and len(text) <= 60 else repr(text[:57])
 
 
 def _column(line: bytes, key: str) -> int:

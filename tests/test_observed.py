@@ -323,3 +323,19 @@ def test_unreadable_flow_arguments_are_usage_errors(tmp_path):
     assert run_cli("replay", "--policies", policies).code == 2  # --flows is required
     twice = run_cli("replay", "--policies", "-", "--flows", "-")
     assert twice.code == 2 and "standard input can be read once" in twice.err
+
+
+def test_text_from_the_records_never_reaches_a_terminal_raw(tmp_path):
+    web = Workload("shop", "web", (("app", "web"),))
+    [record] = hubble_lines(Model([Talk(web, "8.8.8.8", 443, times=1)]), replies=False)
+    data = json.loads(record)
+    data["flow"]["source"]["workloads"] = [{"name": "web\x1b[2J", "kind": "Deployment"}]  # an escape code in a name
+    data["flow"]["destination_names"] = ["evil\x1b]0;owned\x07.example"]
+    odd = {"\x1b[31mkey": 1}
+    path = write_lines(tmp_path / "f.json", [json.dumps(data), json.dumps(odd)])
+    observed = read_flows([path])
+    [source] = [e for e in observed.endpoints if e.kind == "pod"]
+    assert source.workload == ""  # not a workload name: the endpoint is named by its label instead
+    assert [e.note for e in observed.endpoints if e.kind == "address"] == [""]
+    [shape] = observed.diagnostics
+    assert shape.code == "NP902" and "\x1b" not in shape.message and "'\\x1b[31mkey'" in shape.message

@@ -129,7 +129,7 @@ def test_denied_connections_are_listed_with_the_chain_and_counted(tmp_path, writ
     assert "left out: 58 replies; " in out and "1 connection seen only dropped" in out
     # Grouped by workload pair and port, how often and when, then the chain explain shows.
     block = out.split("shop/deployment/cart -> shop/statefulset/db on 5432/TCP: ")[1].split("\n\n")[0]
-    assert block.startswith("seen 6 times, 2024-05-01 00:05:00 to 2024-05-01 00:05:05")
+    assert block.startswith("seen 6 times, 2024-05-01 00:05:00 to 2024-05-01 00:05:05 UTC")
     assert "egress of shop/deployment/cart: isolated by" in block
     assert re.search(r"shop/deny-all \(\S+/shop\.netpol:2: deny all\)", block)
     assert "no egress rule allows shop/statefulset/db on 5432/TCP: denied" in block

@@ -135,7 +135,8 @@ def times(group) -> str:
     seen = f"seen {group.seen:,} time{'s' * (group.seen != 1)}"
     if group.first is None:
         return seen
-    return f"{seen}, {time_text(group.first)} to {time_text(group.last)}"
+    first, last = time_text(group.first), time_text(group.last)
+    return f"{seen}, {first} UTC" if first == last else f"{seen}, {first} to {last} UTC"
 
 
 # ---------------------------------------------------------------- output
