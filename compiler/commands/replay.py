@@ -291,7 +291,7 @@ def _diff_markdown(result, labels) -> str:
     seen = sum(g.seen for g in result.closed)
     opened = sum(len(g.connections) for g in result.opened)
     out = [
-        f"### netpolc diff: {closed:,} observed connection{'s' * (closed != 1)} cut (seen {seen:,} time{'s' * (seen != 1)}), {opened:,} opened",
+        f"### netpolc diff: {closed:,} observed connection{'s' * (closed != 1)} cut" + (f" (seen {seen:,} time{'s' * (seen != 1)})" if seen else "") + f", {opened:,} opened",
         "",
         f"Comparing `{labels[0]}` with `{labels[1]}` over {_over(result)}: only the flows real traffic uses.",
     ]
