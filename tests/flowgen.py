@@ -35,8 +35,8 @@ class Workload:
         return {**dict(self.labels), **extra}
 
     def ip(self, index: int) -> str:
-        serial = zlib.crc32(f"{self.namespace}/{self.name}".encode()) % 200
-        return f"10.244.{serial}.{10 + index}"
+        serial = zlib.crc32(f"{self.namespace}/{self.name}".encode())
+        return f"10.{serial % 250}.{(serial >> 8) % 250}.{10 + index}"
 
 
 @dataclass(frozen=True)
