@@ -249,6 +249,7 @@ def diff_command(
     namespace: Namespace = None,
     cluster: Cluster = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="With REV..REV: a path that exists at one revision only is compared against no policies at the other (otherwise exit 2).")] = False,
+    flows: Annotated[Optional[list[str]], typer.Option("--flows", help="Only the connections seen in these flow records (Hubble or Calico JSON, as for `replay`), with how often each was seen.", metavar="FILE", show_default=False)] = None,
 ) -> None:
     """The flows a change opens and closes, computed by the engine (not a text diff).
 
@@ -257,8 +258,9 @@ def diff_command(
     isolating a workload shows what it silently cuts. Flows are grouped by pod
     group and port. A side is .netpol files (compiled) or NetworkPolicy YAML: a
     folder holding any .netpol file is a program, otherwise its YAML is read;
-    - is YAML from standard input. Exit 0 unless --fail-on-closed and something
-    closed.
+    - is YAML from standard input. With --flows, only the connections seen in
+    flow records, each with how often it was seen. Exit 0 unless
+    --fail-on-closed and something closed.
 
     Examples:
 
@@ -271,10 +273,12 @@ def diff_command(
       helm template . | netpolc diff -n shop deploy/netpol/ -
 
       netpolc diff main..HEAD policies/ --cluster snapshot.yaml
+
+      netpolc diff --format markdown main..HEAD policies/ --flows flows.json > comment.md
     """
     from .commands import diff as command
 
-    _finish(command.run, arguments, fmt, fail_on_closed, namespace=namespace, cluster=list(cluster or []), allow_missing=allow_missing)
+    _finish(command.run, arguments, fmt, fail_on_closed, namespace=namespace, cluster=list(cluster or []), allow_missing=allow_missing, flows=list(flows or []))
 
 
 @app.command("graph")
@@ -306,6 +310,89 @@ def graph_command(
     from .commands import graph as command
 
     _finish(command.run, list(paths or []), list(policies or []), fmt, output, namespace=namespace, cluster=list(cluster or []))
+
+
+Flows = Annotated[
+    list[str],
+    typer.Option(
+        "--flows",
+        help="Observed traffic: `hubble observe -o json` (or -o jsonpb) output, or a Calico flow log in JSON, one record per line; "
+        "gzip is read as it is; - for standard input; repeatable.",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
+MaxConnections = Annotated[
+    Optional[int],
+    typer.Option("--max-connections", help="Distinct connections kept in memory (default 100,000, about 300 bytes each); more is an error (NP907).", metavar="N", show_default=False),
+]
+
+
+@app.command("replay")
+def replay_command(
+    paths: Annotated[Optional[list[str]], typer.Argument(help=".netpol files or folders (compiled with the proof).", show_default=False)] = None,
+    flows: Flows = ...,
+    policies: PolicyDirs = None,
+    namespace: Namespace = None,
+    cluster: Cluster = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or github (an annotation at the policy line that isolates each denied connection).")] = "text",
+    max_connections: MaxConnections = None,
+) -> None:
+    """Which observed connections would the policies deny? The CI gate before enforcing.
+
+    Reads Hubble or Calico flow records, reduces them to distinct connections
+    (replies and the second end's record of a connection left out, each
+    connection counted with its first and last time), and evaluates every
+    connection that carried traffic (FORWARDED, AUDIT; Calico `allow`) against
+    the compiled program or YAML policies. The denied ones are listed by
+    workload pair and port, each with the policy and intent line that isolates
+    it (the chain `explain` shows), then `N connections observed, M would be
+    denied`. Exit 1 when any would be. --cluster gives the pods' named ports
+    and the namespaces' labels.
+
+    Examples:
+
+      hubble observe -o json --since 24h > flows.json; netpolc replay policies/ --flows flows.json
+
+      netpolc replay --policies deploy/netpol/ --flows flows.json.gz --format github
+
+      kubectl get namespaces,pods -A -o yaml > snapshot.yaml; netpolc replay policies/ --flows flows.json --cluster snapshot.yaml
+    """
+    from .commands import replay as command
+
+    _finish(command.run, list(paths or []), list(flows or []), list(policies or []), namespace, list(cluster or []), fmt, max_connections)
+
+
+@app.command("suggest")
+def suggest_command(
+    flows: Flows = ...,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write one DIR/<namespace>.netpol per namespace (replacing the ones suggest wrote before) instead of printing the program.", metavar="DIR")] = None,
+    namespaces: Annotated[Optional[list[str]], typer.Option("--namespace", "-n", help="Write programs for this namespace only (repeatable). Default: every namespace with observed pods, except kube-system, kube-public and kube-node-lease.", metavar="NAME", show_default=False)] = None,
+    max_prefix: Annotated[int, typer.Option("--max-prefix", help="The widest CIDR that addresses seen may be merged into: /N for IPv4 (N+96 for IPv6). 32: each address on its own.", metavar="N")] = 32,
+    max_connections: MaxConnections = None,
+) -> None:
+    """Write .netpol programs that allow exactly the observed connections, with an expectation for each.
+
+    Per namespace: `deny all`, `use dns` when DNS to CoreDNS was seen, one
+    `allow` per observed workload pair and port (workloads named by stable
+    labels: app.kubernetes.io/name, app, k8s-app; never pod-template-hash),
+    addresses as the narrowest CIDRs covering what was seen (no wider than
+    --max-prefix), and `expect ... allowed` for every observed connection.
+    The program is then compiled, proven, and replayed against the same
+    flows (every observed connection must be allowed), and what else it
+    allows beyond the observations is listed, as `diff` would.
+
+    Examples:
+
+      netpolc suggest --flows flows.json -o policies/
+
+      netpolc suggest --flows flows.json -n shop --max-prefix 24
+
+      hubble observe -o json --since 24h | netpolc suggest --flows - > suggested.netpol
+    """
+    from .commands import suggest as command
+
+    _finish(command.run, list(flows or []), output, list(namespaces or []), max_prefix, max_connections)
 
 
 @app.command("lsp")

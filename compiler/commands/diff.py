@@ -17,7 +17,7 @@ FORMATS = ("text", "json", "markdown")
 
 def run(
     arguments: list[str], fmt: str = "text", fail_on_closed: bool = False, namespace: str | None = None,
-    cluster: list[str] = (), allow_missing: bool = False,
+    cluster: list[str] = (), allow_missing: bool = False, flows: list[str] = (),
 ) -> int:
     from ..manifests import STDIN
     from ..render import render
@@ -54,6 +54,11 @@ def run(
     if warnings:
         sys.stderr.write(render(warnings, "text", {**old.files, **new.files}))
 
+    if flows:  # only the connections real traffic uses, with their counts
+        from .replay import check_stdin, diff_flows
+
+        check_stdin(list(flows), list(arguments) + list(cluster))
+        return diff_flows(old, new, labels, list(flows), fmt, fail_on_closed, _snapshot(cluster, namespace))
     snapshot = _snapshot(cluster, namespace)
     from ..diff import diff
 
