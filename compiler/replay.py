@@ -54,11 +54,12 @@ class ObservedSnapshot(Snapshot):
             else:
                 self.endpoints.append(None)
 
-    def universe(self, addresses: tuple = ()) -> engine.Universe:
+    def universe(self, addresses: tuple = (), blocks_match_pods: bool = True) -> engine.Universe:
+        """The observed endpoints (the `Scene` protocol of `snapshot.Snapshot`); observed pods carry no IPs, so no block matches them."""
         seen = {a.ip for a in self.addresses}
         regions = tuple(a for a in addresses if a.ip not in seen)  # a region's representative stands for its unobserved addresses
         names = sorted(self.namespaces)
-        return engine.Universe([self.namespaces[n] for n in names], self.pods, tuple(self.addresses) + regions)
+        return engine.Universe([self.namespaces[n] for n in names], self.pods, tuple(self.addresses) + regions, (), blocks_match_pods)
 
 
 def _cluster_ports(cluster: Snapshot | None):
