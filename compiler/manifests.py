@@ -654,21 +654,25 @@ def network_policies(objects: list[KubeObject], namespace: str | None = None, ma
         policy = _read_network_policy(obj, len(kept), namespace, match_namespace, diagnostics)
         if policy is None:
             continue
-        identity = (policy.namespace, policy.name)
-        earlier = kept.pop(identity, None)
-        if earlier is not None:
-            diagnostics.append(
-                Diagnostic(
-                    "NP702",
-                    obj.at(("metadata", "name")),
-                    f"NetworkPolicy {policy.namespace}/{policy.name} is defined twice (also at {earlier[0].span}); "
-                    "the API server keeps one object per namespace and name, and the later `kubectl apply` wins: only this one is evaluated",
-                    "give one of them another name, or delete the one that is out of date",
-                    related=((earlier[0].span, "the earlier definition, not evaluated"),),
-                )
-            )
-        kept[identity] = (obj, policy)
+        _keep_later(kept, (policy.namespace, policy.name), f"NetworkPolicy {policy.namespace}/{policy.name}", obj, policy, diagnostics)
     return [policy for _, policy in kept.values()], diagnostics
+
+
+def _keep_later(kept: dict, identity: tuple, what: str, obj: KubeObject, policy, diagnostics: list[Diagnostic]) -> None:
+    """Keep `policy` under `identity`; one already kept there is dropped with NP702 (the later `kubectl apply` wins)."""
+    earlier = kept.pop(identity, None)
+    if earlier is not None:
+        diagnostics.append(
+            Diagnostic(
+                "NP702",
+                obj.at(("metadata", "name")),
+                f"{what} is defined twice (also at {earlier[0].span}); "
+                "the API server keeps one object of a name, and the later `kubectl apply` wins: only this one is evaluated",
+                "give one of them another name, or delete the one that is out of date",
+                related=((earlier[0].span, "the earlier definition, not evaluated"),),
+            )
+        )
+    kept[identity] = (obj, policy)
 
 
 def _read_network_policy(obj: KubeObject, position: int, namespace: str | None, match_namespace: bool, diagnostics: list) -> engine.Policy | None:
@@ -754,19 +758,7 @@ def cluster_policies(objects: list[KubeObject], nodes: bool = False) -> tuple[li
             continue
         if not policy.source:
             policy = policy._replace(source=f"{obj.span.file}:{obj.span.line}")
-        identity = (obj.kind, policy.name)
-        earlier = kept.pop(identity, None)
-        if earlier is not None:
-            diagnostics.append(
-                Diagnostic(
-                    "NP702",
-                    obj.at(("metadata", "name")),
-                    f"{obj.kind} {policy.name} is defined twice (also at {earlier[0].span}); the later `kubectl apply` wins: only this one is evaluated",
-                    "give one of them another name, or delete the one that is out of date",
-                    related=((earlier[0].span, "the earlier definition, not evaluated"),),
-                )
-            )
-        kept[identity] = (obj, policy)
+        _keep_later(kept, (obj.kind, policy.name), f"{obj.kind} {policy.name}", obj, policy, diagnostics)
     return [policy for _, policy in kept.values()], diagnostics
 
 
