@@ -33,13 +33,17 @@ NAMESPACES = 100
 PORTS = (80, 443, 5432, 6379, 8080, 9090)
 
 
-def generate(intents: int, folder: Path, seed: int = 7) -> None:
-    """A program of about `intents` allow lines spread over NAMESPACES files, each namespace
-    closed by default with DNS, talking to its neighbours, other namespaces and CIDRs."""
+def generate(intents: int, folder: Path, seed: int = 7, namespaces: int = NAMESPACES) -> int:
+    """A program of about `intents` allow lines spread over `namespaces` files, each namespace
+    closed by default with DNS, talking to its neighbours, other namespaces and CIDRs.
+
+    bench/scale.py uses it too (one generator for every benchmark); returns the intents written
+    (the allows plus each namespace's deny all and DNS)."""
     rnd = random.Random(seed)
-    per_namespace = max(1, intents // NAMESPACES)
-    for n in range(NAMESPACES):
-        name = f"team-{n:03d}"
+    per_namespace = max(1, intents // namespaces)
+    digits = max(3, len(str(namespaces - 1)))
+    for n in range(namespaces):
+        name = f"team-{n:0{digits}d}"
         apps = [f"svc-{i}" for i in range(max(3, per_namespace // 2))]
         lines = [f"namespace {name}", "use default-deny", "use dns"]
         for _ in range(per_namespace):
@@ -48,12 +52,13 @@ def generate(intents: int, folder: Path, seed: int = 7) -> None:
             if roll < 0.6:
                 lines.append(f"allow app={a} to app={b}:{rnd.choice(PORTS)}")
             elif roll < 0.8:
-                lines.append(f"allow app={a} in namespace team-{rnd.randrange(NAMESPACES):03d} to app={b}:{rnd.choice(PORTS)}")
+                lines.append(f"allow app={a} in namespace team-{rnd.randrange(namespaces):0{digits}d} to app={b}:{rnd.choice(PORTS)}")
             elif roll < 0.9:
                 lines.append(f"allow app={a} to 10.{rnd.randrange(256)}.0.0/16:443")
             else:
                 lines.append(f"allow app.kubernetes.io/name=prometheus in namespace monitoring to app={b}:metrics")
-        (folder / f"{name}.netpol").write_text("\n".join(lines) + "\n")
+        (folder / f"{name}.netpol").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return namespaces * (per_namespace + 2)
 
 
 def best_of(runs: int, function):
