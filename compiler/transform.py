@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from lark import Token, Transformer
+import functools
+from typing import TYPE_CHECKING
 
 from . import nodes
 from .ir import NAME_LABEL
 from .source import Span
 
+if TYPE_CHECKING:
+    from lark import Token
+
 
 def to_module(tree, file: str) -> nodes.Module:
-    return _ToNodes(file).transform(tree)
+    return _transformer(type(tree))(file).transform(tree)
 
 
-class _ToNodes(Transformer):
+@functools.cache
+def _transformer(tree_class):
+    """The callbacks on the Transformer of the Lark that built the tree: the standalone parser's own
+    (no Lark import on the `check` path) or Lark's, when the standalone one is stale."""
+    from . import _netpol_parser as generated
+
+    if tree_class is generated.Tree:
+        base = generated.Transformer
+    else:
+        from lark import Transformer as base
+    return type("_ToNodes", (_ToNodes, base), {})
+
+
+class _ToNodes:
     """One `_on_<rule>` callback per grammar rule; positions come from `propagate_positions`.
 
     Lark hands `__default__` the rule name, children and meta of every rule that has no
