@@ -601,6 +601,9 @@ def _write_generated(tree_fd: int, wanted: dict[str, bytes], old: dict[str, _Old
             os.mkdir(folder, 0o777, dir_fd=tree_fd)  # a new folder: the umask decides, as for mkdir
         except FileExistsError:
             pass
+    # One syncfs(2) after the last file flushes them all before the swap (an fsync per file cost 2 ms
+    # each: 54,000 files took 110 s); where syncfs is missing, each file is flushed on its own.
+    batched = _syncfs_function() is not None
     for relative, data in sorted(wanted.items()):
         before = old.get(relative)
         fd = os.open(relative, _NEW, 0o666 if before is None else 0o600, dir_fd=tree_fd)
@@ -609,9 +612,36 @@ def _write_generated(tree_fd: int, wanted: dict[str, bytes], old: dict[str, _Old
             if before is not None:  # a replaced file keeps its mode and owner
                 os.fchmod(fd, stat.S_IMODE(before.st.st_mode))
                 _chown(fd, before.st)
-            os.fsync(fd)
+            if not batched:
+                os.fsync(fd)
         finally:
             os.close(fd)
+    if batched:
+        _syncfs(tree_fd)
+
+
+_syncfs_state: list = []
+
+
+def _syncfs_function():
+    """Linux syncfs(2) (every dirty file of one file system to disk, errors reported), or None."""
+    if not _syncfs_state:
+        try:
+            import ctypes
+
+            function = ctypes.CDLL(None, use_errno=True).syncfs
+            function.argtypes = [ctypes.c_int]
+            _syncfs_state.append((function, ctypes))
+        except (OSError, AttributeError, ImportError):
+            _syncfs_state.append(None)
+    return _syncfs_state[0]
+
+
+def _syncfs(fd: int) -> None:
+    function, ctypes = _syncfs_function()
+    if function(fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
 
 
 def _chown(target, st: os.stat_result, dir_fd: int | None = None) -> None:

@@ -39,6 +39,9 @@ _PLAIN = re.compile(r"(?:[A-Za-z0-9_/]|:(?=[!-~]))(?:[ ]?[!-\"$-~])*\Z")
 _PRINTABLE = re.compile(r"[ -~]*\Z")
 
 
+_STYLES: dict[str, str] = {}  # string -> how it is written; shared by calls (tree_files writes one document per call)
+
+
 class _Unsafe(Exception):
     """This document is not provably written like PyYAML writes it: hand it to PyYAML."""
 
@@ -47,7 +50,9 @@ def to_yaml(manifests: list[dict]) -> str:
     """A multi-document YAML stream: the fast writer for each document it can prove, PyYAML for the others."""
     if not manifests:
         return ""
-    styles: dict[str, str] = {}
+    styles = _STYLES
+    if len(styles) > 200_000:  # a long-lived process (the language server) keeps it bounded
+        styles.clear()
     parts = []
     for manifest in manifests:
         try:
