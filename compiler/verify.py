@@ -116,46 +116,72 @@ def prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
 
 def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
     intended = intent_model(program)
-    try:
-        actual = engine.load_policies(item.manifest() for item in emitted)
-    except engine.PolicyError as err:
+    # The manifests are read back one batch of namespaces at a time (and dropped after it): the
+    # model of every manifest at once was most of the proof's memory.
+    written: dict[str, list[Emitted]] = {}
+    cluster_items = []
+    for item in emitted:
+        if item.kind == "NetworkPolicy":
+            written.setdefault(item.namespace, []).append(item)
+        else:
+            cluster_items.append(item)
+
+    def unreadable(err) -> list[Diagnostic]:
         span = emitted[0].origins[0].user_span if emitted else _statements(program)[0].origin.user_span
         return [Diagnostic("NP500", span, f"internal error: an emitted manifest cannot be read back: {err}", "nothing was written; please report this with the input that caused it")]
+
+    try:
+        actual_cluster = list(engine.load_policies(item.manifest() for item in cluster_items).cluster)
+    except engine.PolicyError as err:
+        return unreadable(err)
+
+    def read(namespaces: list[str]) -> list:
+        policies = engine.load_policies(item.manifest() for n in namespaces for item in written.get(n, ())).policies
+        for policy, item in zip(policies, (item for n in namespaces for item in written.get(n, ()))):
+            if policy.namespace != item.namespace:  # never for netpolc's backends; refused rather than proven elsewhere
+                raise engine.PolicyError(f"NetworkPolicy {policy.name}", f"is in namespace {policy.namespace}, emitted for {item.namespace}")
+        return list(policies)
+
     out: list[Diagnostic] = []
-    for mine, theirs, subjects in _groups(intended, actual):
-        universe = engine.representative_universe([mine, theirs])
-        atoms = engine.port_atoms([mine, theirs], universe)
-        pods = [pod for pod in universe.pods if subjects(pod.namespace)]
-        differences = engine.compare(engine.Reach(mine, universe, atoms), engine.Reach(theirs, universe, atoms), 5 - len(out), pods)
-        out += [_difference(d, mine, universe, program) for d in differences]
-        if len(out) >= 5:
-            break
+    try:
+        for mine, theirs, subjects in _groups(intended, written, read, actual_cluster):
+            universe = engine.representative_universe([mine, theirs])
+            atoms = engine.port_atoms([mine, theirs], universe)
+            pods = [pod for pod in universe.pods if subjects(pod.namespace)]
+            differences = engine.compare(engine.Reach(mine, universe, atoms), engine.Reach(theirs, universe, atoms), 5 - len(out), pods)
+            out += [_difference(d, mine, universe, program) for d in differences]
+            del universe, atoms, pods  # this batch's state goes before the next is built
+            if len(out) >= 5:
+                break
+    except engine.PolicyError as err:
+        return unreadable(err)
     return out
 
 
 BATCH_POLICIES = 2000  # namespaces are proven in batches of about this many policies: small universes, few of them
 
 
-def _groups(intended: engine.PolicySet, actual: engine.PolicySet):
+def _groups(intended: engine.PolicySet, written: dict, read, actual_cluster: list):
     """The proof, split by the namespace of the pods compared: (intended, actual, which namespaces' pods to compare).
 
     A pod's sides depend only on the NetworkPolicies of its own namespace and on the cluster
     policies, so namespaces are proven in batches, each over a universe built from the
     batch's policies alone (memory stays linear in the program: one batch lives at a time);
     pods of namespaces with no NetworkPolicy are compared once, under the cluster policies.
+    `written`: namespace -> its emitted NetworkPolicies; `read(namespaces)`: them, read back from their manifests.
     """
-    cluster = list(intended.cluster), list(actual.cluster)
-    namespaces = sorted(set(intended.by_namespace) | set(actual.by_namespace))
+    cluster = list(intended.cluster), actual_cluster
+    namespaces = sorted(set(intended.by_namespace) | set(written))
     batch: list[str] = []
     size = 0
     for position, namespace in enumerate(namespaces):
         batch.append(namespace)
-        size += len(intended.by_namespace.get(namespace, ())) + len(actual.by_namespace.get(namespace, ()))
+        size += len(intended.by_namespace.get(namespace, ())) + len(written.get(namespace, ()))
         if size < BATCH_POLICIES and position + 1 < len(namespaces):
             continue
         members = set(batch)
         mine = engine.PolicySet([p for n in batch for p in intended.by_namespace.get(n, ())] + cluster[0])
-        theirs = engine.PolicySet([p for n in batch for p in actual.by_namespace.get(n, ())] + cluster[1])
+        theirs = engine.PolicySet(read(batch) + cluster[1])
         yield mine, theirs, members.__contains__
         batch, size = [], 0
     if any(cluster):

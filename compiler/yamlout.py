@@ -84,49 +84,64 @@ def _document(manifest, styles: dict) -> str:
 def _mapping(mapping: dict, indent: str, lines: list, styles: dict, seen: set, depth: int) -> None:
     """Block mapping lines at `indent` (the caller turns the first line's indent into "- " inside a sequence)."""
     _enter(mapping, seen, depth)
+    append = lines.append
     for key, value in mapping.items():
-        if type(key) is not str or not key or len(key) > MAX_KEY:  # PyYAML's Python emitter writes `? ''` for an empty key
-            raise _Unsafe
-        head = f"{indent}{_scalar(key, styles)}:"
+        head = _KEYS.get(key) if type(key) is str else None
+        if head is None:
+            head = _key(key, styles)
         kind = type(value)
         if kind is str or kind is int:
-            lines.append(f"{head} {_scalar(value, styles)}")
+            text = styles.get(value) if kind is str else None
+            append(f"{indent}{head} {text if text is not None else _scalar(value, styles)}")
         elif kind is dict:
             if value:
-                lines.append(head)
+                append(indent + head)
                 _mapping(value, indent + "  ", lines, styles, seen, depth + 1)
             else:
                 _enter(value, seen, depth + 1)
-                lines.append(f"{head} {{}}")
+                append(f"{indent}{head} {{}}")
         elif kind is list:
             if value:
-                lines.append(head)
+                append(indent + head)
                 _sequence(value, indent, lines, styles, seen, depth + 1)  # a sequence in a mapping is not indented
             else:
                 _enter(value, seen, depth + 1)
-                lines.append(f"{head} []")
+                append(f"{indent}{head} []")
         else:
             raise _Unsafe
+
+
+_KEYS: dict[str, str] = {}  # key -> `key:` as written (keys repeat in every manifest)
+
+
+def _key(key, styles: dict) -> str:
+    if type(key) is not str or not key or len(key) > MAX_KEY:  # PyYAML's Python emitter writes `? ''` for an empty key
+        raise _Unsafe
+    head = _scalar(key, styles) + ":"
+    if len(_KEYS) < 10_000:
+        _KEYS[key] = head
+    return head
 
 
 def _sequence(sequence: list, indent: str, lines: list, styles: dict, seen: set, depth: int) -> None:
     _enter(sequence, seen, depth)
     inner = indent + "  "
+    dash = indent + "- "
     for item in sequence:
         kind = type(item)
         if kind is str or kind is int:
-            lines.append(f"{indent}- {_scalar(item, styles)}")
+            lines.append(dash + _scalar(item, styles))
         elif kind is dict or kind is list:
             if not item:
                 _enter(item, seen, depth + 1)
-                lines.append(f"{indent}- {'{}' if kind is dict else '[]'}")
+                lines.append(dash + ("{}" if kind is dict else "[]"))
                 continue
             first = len(lines)
             if kind is dict:
                 _mapping(item, inner, lines, styles, seen, depth + 1)
             else:
                 _sequence(item, inner, lines, styles, seen, depth + 1)
-            lines[first] = f"{indent}- {lines[first][len(inner):]}"  # the first entry shares the dash's line
+            lines[first] = dash + lines[first][len(inner):]  # the first entry shares the dash's line
         else:
             raise _Unsafe
 

@@ -281,3 +281,37 @@ def test_proof_catches_a_dropped_isolation(monkeypatch):
 def test_proof_passes_on_the_real_lowering():
     result = build_text(PROVED)
     assert result.ok and result.emitted
+
+
+def test_proof_refuses_a_manifest_written_into_another_namespace(monkeypatch):
+    """Manifests are read back by the namespace they were emitted for; one whose metadata says otherwise is refused, never proven elsewhere."""
+    from compiler.backends import networkpolicy as emit
+
+    original = emit.Emitted.manifest
+
+    def moved(self):
+        manifest = original(self)
+        if self.name == "deny-all":
+            manifest["metadata"]["namespace"] = "other"
+        return manifest
+
+    monkeypatch.setattr(emit.Emitted, "manifest", moved)
+    result = build_text(PROVED)
+    problems = [d for d in result.diagnostics if d.code == "NP500"]
+    assert problems and not result.emitted
+    assert "is in namespace other, emitted for shop" in problems[0].message
+
+
+@pytest.mark.parametrize("batch", [1, 10**9])
+def test_proof_finds_the_same_differences_in_any_batching(monkeypatch, batch):
+    """Batches of one namespace each, or every namespace at once: the same NP500s for a broken lowering over several namespaces."""
+    from compiler import verify
+    from compiler.backends import networkpolicy as emit
+
+    text = "".join(f"namespace n{i}\ndeny all\nallow app=web to app=db:5432\nallow app=x in namespace n{(i + 1) % 3} to app=db:80\n" for i in range(3))
+    original = emit.port_k8s
+    monkeypatch.setattr(emit, "port_k8s", lambda port: {**original(port), "port": port.port + 1} if isinstance(port.port, int) else original(port))
+    monkeypatch.setattr(verify, "BATCH_POLICIES", batch)
+    messages = sorted(d.message for d in build_text(text).diagnostics if d.code == "NP500")
+    assert len(messages) == 5 and all("but the intents allow it" in m for m in messages)
+    assert {m.split("->")[1].split("/")[0].strip() for m in messages} >= {"n0", "n1"}
