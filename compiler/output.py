@@ -34,7 +34,8 @@ def to_yaml(manifests: list[dict]) -> str:
     """A multi-document YAML stream, byte-identical for identical input: PyYAML's text (libyaml's emitter), written by compiler/yamlout.py."""
     from .yamlout import to_yaml as write
 
-    return write(manifests)
+    with paused_gc():
+        return write(manifests)
 
 
 def tree_files(emitted) -> dict[str, str]:

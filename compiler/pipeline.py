@@ -20,7 +20,10 @@ class Result:
         return not has_errors(self.diagnostics)
 
     def manifests(self) -> list[dict]:
-        return [item.manifest() for item in self.emitted]
+        from .output import paused_gc
+
+        with paused_gc():  # thousands of small dicts: no cycle collection over the whole program meanwhile
+            return [item.manifest() for item in self.emitted]
 
 
 def parse_file(source):
