@@ -118,12 +118,16 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
         if first_of[ir.intent_key(intent)] is intent:
             by_destination.setdefault((intent.destination, _source_key(intent.source)), []).append(intent)
     position = {id(intent): i for i, intent in enumerate(allows)}
+    covering: dict[ir.Peer, set] = {}  # destinations repeat (the same pods named by many allows): their covers, made once
     for intent in allows:
         if first_of[ir.intent_key(intent)] is not intent:
             continue
         sources = _covering_source_keys(intent.source)
+        covers = covering.get(intent.destination)
+        if covers is None:
+            covers = covering[intent.destination] = set(_covering_destinations(intent.destination))
         candidates = sorted(
-            (o for d in set(_covering_destinations(intent.destination)) for k in sources for o in by_destination.get((d, k), ())),
+            (o for d in covers for k in sources for o in by_destination.get((d, k), ())),
             key=lambda o: position[id(o)],
         )
         for other in candidates:

@@ -166,10 +166,12 @@ def _scalar(value, styles: dict) -> str:
 
 
 def _string(value: str) -> str:
-    if len(value) > MAX_SCALAR or not _PRINTABLE.match(value):
+    if len(value) > MAX_SCALAR:
         raise _Unsafe
-    if _resolves_to_string(value) and _PLAIN.match(value) and not value.endswith(":") and ": " not in value:
-        return value
+    if _PLAIN.match(value) and not value.endswith(":") and ": " not in value:  # printable ASCII, no indicator
+        return value if _resolves_to_string(value) else "'" + value.replace("'", "''") + "'"
+    if not _PRINTABLE.match(value):
+        raise _Unsafe
     if _resolves_to_string(value) and not _not_plain(value):
         raise _Unsafe  # neither provably plain nor provably quoted
     return "'" + value.replace("'", "''") + "'"
@@ -188,7 +190,7 @@ def _not_plain(value: str) -> bool:
     )
 
 
-_RESOLVERS = None
+_RESOLVERS: dict | None = None  # first character -> the regexps of PyYAML's implicit resolvers that may match
 
 
 def _resolves_to_string(value: str) -> bool:
@@ -197,6 +199,14 @@ def _resolves_to_string(value: str) -> bool:
     if _RESOLVERS is None:
         from yaml.resolver import Resolver
 
-        _RESOLVERS = Resolver.yaml_implicit_resolvers
-    candidates = _RESOLVERS.get(value[0] if value else "", []) + _RESOLVERS.get(None, [])
-    return not any(regexp.match(value) for _, regexp in candidates)
+        table = Resolver.yaml_implicit_resolvers
+        anywhere = tuple(regexp for _, regexp in table.get(None, []))
+        _RESOLVERS = {first: tuple(regexp for _, regexp in resolvers) + anywhere for first, resolvers in table.items() if first is not None}
+        _RESOLVERS[None] = anywhere
+    regexps = _RESOLVERS.get(value[0] if value else "")
+    if regexps is None:
+        regexps = _RESOLVERS[None]
+    for regexp in regexps:
+        if regexp.match(value):
+            return False
+    return True
