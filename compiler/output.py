@@ -36,15 +36,18 @@ def to_yaml(manifests: list[dict]) -> str:
         return write(manifests)
 
 
-def tree_files(emitted) -> dict[str, str]:
-    """Relative path -> content, one file per policy under `<namespace>/` (cluster-scoped objects under `_cluster/`)."""
+def tree_files(emitted) -> dict[str, bytes]:
+    """Relative path -> content (UTF-8), one file per policy under `<namespace>/` (cluster-scoped objects under `_cluster/`).
+
+    Bytes, as they are written: write_tree and stale take them without a second, encoded copy.
+    """
     files = {}
     with paused_gc():
         for item in emitted:
             manifest = item.manifest()
             source = manifest["metadata"]["annotations"]["netpolc.io/source"]
             header = f"{GENERATED_MARKER} from {source}; edit the source, not this file.\n"
-            files[item.path] = header + to_yaml([manifest])
+            files[item.path] = (header + to_yaml([manifest])).encode("utf-8")
     return files
 
 

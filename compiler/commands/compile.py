@@ -54,7 +54,7 @@ def run(
     return EXIT_OK
 
 
-def _check(output: Path, files: dict[str, str], paths: list[str]) -> int:
+def _check(output: Path, files: dict[str, bytes], paths: list[str]) -> int:
     from ..output import stale
 
     changes = stale(output, files)
