@@ -17,11 +17,16 @@ DNS_PROBES = (
 NODE_LOCAL_DNS = "169.254.20.10"
 
 
-def analyze(program: ir.Program) -> list[Diagnostic]:
+def analyze(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
+    """The findings of the program; with `only` (ids of intents), just the findings at those intents, judged against the whole program.
+
+    An incremental build (`incremental.Cache`) asks for the intents a change can reach; it never
+    passes `only` for a program with cluster sections.
+    """
     out: list[Diagnostic] = []
-    out += _duplicates_and_covered(program)
-    out += _no_effect(program)
-    out += _egress_without_dns(program)
+    out += _duplicates_and_covered(program, only)
+    out += _no_effect(program, only)
+    out += _egress_without_dns(program, only)
     if program.cluster:
         out += _shadowed_cluster_rules(program)
         out += _allows_cut_by_admin(program)
@@ -94,13 +99,14 @@ def _covering_source_keys(source: ir.Peer) -> list[tuple]:
     return [("world",)] if isinstance(source, ir.World) else [("block",), ("world",)]
 
 
-def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
+def _duplicates_and_covered(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
     out = []
-    allows = [i for i in program.intents if isinstance(i, ir.Allow)]
+    intents = program.intents if only is None else _covering_context(program.intents, only)
+    allows = [i for i in intents if isinstance(i, ir.Allow)]
     first_of: dict[tuple, ir.Intent] = {}
-    for intent in program.intents:
+    for intent in intents:
         first = first_of.setdefault(ir.intent_key(intent), intent)
-        if first is not intent and intent.origin.user_span != first.origin.user_span:
+        if first is not intent and intent.origin.user_span != first.origin.user_span and (only is None or id(intent) in only):
             out.append(
                 Diagnostic(
                     "NP402",
@@ -119,7 +125,7 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
             by_destination.setdefault((intent.destination, _source_key(intent.source)), []).append(intent)
     position = {id(intent): i for i, intent in enumerate(allows)}
     for intent in allows:
-        if first_of[ir.intent_key(intent)] is not intent:
+        if first_of[ir.intent_key(intent)] is not intent or only is not None and id(intent) not in only:
             continue
         sources = _covering_source_keys(intent.source)
         candidates = sorted(
@@ -147,13 +153,44 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
     return out
 
 
-def _no_effect(program: ir.Program) -> list[Diagnostic]:
+def _covering_context(intents: list, only: set[int]) -> list:
+    """The intents, in order, that the duplicate and covered checks of the intents in `only` read.
+
+    A duplicate has the same namespace; an allow that covers another has a destination of the
+    same namespace (or, for addresses, a source of the same namespace) or names namespaces by
+    labels. Intents of one key are alike, so each key is kept whole (which is first stays right).
+    """
+    asked = [i for i in intents if id(i) in only]
+    homes = {i.namespace for i in asked}
+    targets, sources = set(), set()
+    for intent in asked:
+        if isinstance(intent, ir.Allow):
+            destination, source = intent.destination, intent.source
+            if isinstance(destination, ir.Pods) and destination.namespace.kind == "named":
+                targets.add(destination.namespace.name)
+            elif not isinstance(destination, ir.Pods) and isinstance(source, ir.Pods) and source.namespace.kind == "named":
+                sources.add(source.namespace.name)
+
+    def read(intent) -> bool:
+        if intent.namespace in homes:
+            return True
+        if not isinstance(intent, ir.Allow):
+            return False
+        destination, source = intent.destination, intent.source
+        if isinstance(destination, ir.Pods):
+            return destination.namespace.kind != "named" or destination.namespace.name in targets
+        return not (isinstance(source, ir.Pods) and source.namespace.kind == "named") or source.namespace.name in sources
+
+    return [i for i in intents if read(i)]
+
+
+def _no_effect(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
     out = []
     managed = set(program.namespaces)
     isolations = egress_isolations(program)
     any_egress_isolation = bool(isolations)
     for intent in program.intents:
-        if not isinstance(intent, ir.Allow):
+        if not isinstance(intent, ir.Allow) or only is not None and id(intent) not in only:
             continue
         source, destination = intent.source, intent.destination
         writes_ingress = ingress_target(destination, managed) is not None
@@ -193,7 +230,7 @@ def _no_effect(program: ir.Program) -> list[Diagnostic]:
     return out
 
 
-def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
+def _egress_without_dns(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
     from .verify import intent_model
 
     isolating = [
@@ -203,7 +240,15 @@ def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
     ]
     if not isolating:
         return []
-    model = intent_model(program)
+    if only is None:
+        model = intent_model(program)
+    else:
+        # A pod's egress is decided by the policies of its own namespace: the model of the intents
+        # that write into the asked namespaces holds all of those (and is far smaller).
+        asked = {i.namespace for i in isolating if id(i) in only}
+        if not asked:
+            return []
+        model = intent_model(ir.Program([i for i in program.intents if _writes_into(i, asked)], [], program.namespaces))
     namespaces = tuple(engine.Namespace(n) for n in sorted({i.namespace for i in isolating} | {ns for ns, _, _ in DNS_PROBES}))
     servers = [engine.Pod(ns, "dns", labels) for ns, labels, _ in DNS_PROBES]
     node_local = engine.Address(NODE_LOCAL_DNS)
@@ -214,7 +259,9 @@ def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
         key = (intent.namespace, intent.subject)
         if key in seen:
             continue
-        seen.add(key)
+        seen.add(key)  # the first intent of a key is the one reported, whether it is asked for or not
+        if only is not None and id(intent) not in only:
+            continue
         client = engine.Pod(intent.namespace, "client", intent.subject.witness() or {})
         reachable = any(
             engine.evaluate(model, universe, client, server, port, protocol).egress.allowed
@@ -232,6 +279,14 @@ def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def _writes_into(intent, namespaces: set[str]) -> bool:
+    """Whether the intent model gives the intent a policy in one of `namespaces` (its own, its source's or its destination's)."""
+    if intent.namespace in namespaces:
+        return True
+    peers = (intent.source, intent.destination) if isinstance(intent, ir.Allow) else ()
+    return any(isinstance(p, ir.Pods) and p.namespace.kind == "named" and p.namespace.name in namespaces for p in peers)
 
 
 # ---------------------------------------------------------------- cluster sections

@@ -37,12 +37,14 @@ def parse_file(source):
 
 def build(
     inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True,
-    api: str = "v1alpha2",
+    api: str = "v1alpha2", cache=None,
 ) -> Result:
     """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program.
 
     `emit=False` stops after the checks of the source (what `netpolc check` reports when no
     CNI is named: emitting and proving would add start-up time and no diagnostic).
+    `cache` (an `incremental.Cache`, kept from build to build) reuses what unchanged files and
+    namespaces gave last time; the result is the same as without it.
     """
     import gc
 
@@ -51,16 +53,20 @@ def build(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(inputs, overrides, prove, validate, cni, emit, api)
+        return _build(inputs, overrides, prove, validate, cni, emit, api, cache)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str) -> Result:
+def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str, cache=None) -> Result:
     from .resolve import resolve
 
-    resolved = resolve(inputs, parse_file, overrides)  # parse every file; imports; namespaces
+    if cache is not None:
+        cache.begin()
+    resolved = resolve(inputs, cache.parse_file if cache is not None else parse_file, overrides)  # parse every file; imports; namespaces
+    if cache is not None:
+        cache.resolved(resolved)
     diagnostics = list(resolved.diagnostics)
     result = Result(diagnostics, resolved)
     if has_errors(diagnostics):
@@ -68,7 +74,7 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
 
     from .lower import lower
 
-    program, found = lower(resolved)  # validate values, build intents
+    program, found = (cache.lower if cache is not None else lower)(resolved)  # validate values, build intents
     diagnostics += found
     result.program = program
     if has_errors(diagnostics):
@@ -83,7 +89,7 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
 
     from .analyze import analyze
 
-    diagnostics += analyze(program)  # dead, duplicate, covered intents; DNS (needs lowering)
+    diagnostics += (cache.analyze if cache is not None else analyze)(program)  # dead, duplicate, covered intents; DNS (needs lowering)
     if has_errors(diagnostics) or not (emit_manifests or cni is not None):
         return _done(result)
 
@@ -97,7 +103,8 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
         diagnostics += notes
         result.program = program
         expand = expand_limit(cni)
-    result.emitted, found = emit(program, expand, api, blocks)  # manifests of every backend, named
+        cache = None  # the CNIs' rewrites change the program: emitted and proven whole
+    result.emitted, found = (cache.emit if cache is not None else emit)(program, expand, api, blocks)  # manifests of every backend, named
     diagnostics += found
     if has_errors(found):
         return _done(result)
@@ -108,7 +115,7 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
     if prove and not has_errors(diagnostics):
         from .verify import prove as prove_output
 
-        diagnostics += prove_output(program, result.emitted)
+        diagnostics += (cache.prove if cache is not None else prove_output)(program, result.emitted)
     if cni is not None:
         from .capabilities import check, cluster_findings
 

@@ -108,13 +108,17 @@ def cluster_model(program: ir.Program) -> list[engine.ClusterPolicy]:
     return out
 
 
-def prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
-    """NP500 for each flow where the manifests and the intents disagree (none when the compiler is right)."""
+def prove(program: ir.Program, emitted: list[Emitted], namespaces=None) -> list[Diagnostic]:
+    """NP500 for each flow where the manifests and the intents disagree (none when the compiler is right).
+
+    `namespaces` limits the proof to the pods of those namespaces (no cluster sections): an
+    incremental build proves again only the namespaces a change touched.
+    """
     with engine.paused_gc():
-        return _prove(program, emitted)
+        return _prove(program, emitted, namespaces)
 
 
-def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
+def _prove(program: ir.Program, emitted: list[Emitted], only=None) -> list[Diagnostic]:
     intended = intent_model(program)
     try:
         actual = engine.load_policies(item.manifest() for item in emitted)
@@ -122,7 +126,7 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
         span = emitted[0].origins[0].user_span if emitted else _statements(program)[0].origin.user_span
         return [Diagnostic("NP500", span, f"internal error: an emitted manifest cannot be read back: {err}", "nothing was written; please report this with the input that caused it")]
     out: list[Diagnostic] = []
-    for mine, theirs, subjects in _groups(intended, actual):
+    for mine, theirs, subjects in _groups(intended, actual, only):
         universe = engine.representative_universe([mine, theirs])
         atoms = engine.port_atoms([mine, theirs], universe)
         pods = [pod for pod in universe.pods if subjects(pod.namespace)]
@@ -136,7 +140,7 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
 BATCH_POLICIES = 2000  # namespaces are proven in batches of about this many policies: small universes, few of them
 
 
-def _groups(intended: engine.PolicySet, actual: engine.PolicySet):
+def _groups(intended: engine.PolicySet, actual: engine.PolicySet, only=None):
     """The proof, split by the namespace of the pods compared: (intended, actual, which namespaces' pods to compare).
 
     A pod's sides depend only on the NetworkPolicies of its own namespace and on the cluster
@@ -146,6 +150,8 @@ def _groups(intended: engine.PolicySet, actual: engine.PolicySet):
     """
     cluster = list(intended.cluster), list(actual.cluster)
     namespaces = sorted(set(intended.by_namespace) | set(actual.by_namespace))
+    if only is not None:
+        namespaces = [n for n in namespaces if n in only]
     batch: list[str] = []
     size = 0
     for position, namespace in enumerate(namespaces):
