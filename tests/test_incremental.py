@@ -1,0 +1,208 @@
+"""The incremental build (compiler/incremental.py) gives what a full compile gives, after every edit of a random sequence; and it does reuse."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from compiler.incremental import Cache, changed_namespaces, touch
+from compiler.output import to_yaml
+from compiler.pipeline import build
+from compiler.resolve import expand_inputs
+
+NAMESPACES = ["shop", "pay", "auth", "logs"]
+APPS = ["web", "api", "db", "cache"]
+
+
+def random_line(rnd: random.Random, here: str) -> str:
+    """One statement of the kinds whose findings and objects cross namespaces (and a few mistakes)."""
+    a, b = rnd.sample(APPS, 2)
+    other = rnd.choice(NAMESPACES + ["monitoring", "kube-system"])
+    port = rnd.choice([80, 443, 5432, "8080-8090", "metrics"])
+    return rnd.choice([
+        f"allow app={a} to app={b}:{port}",
+        f"allow app={a} to app={b}",
+        f"allow any to app={b}:{port}",
+        f"allow app={a} in namespace {other} to app={b}:{port}",
+        f"allow app={a} to app={b} in namespace {other}:{port}",
+        f"allow namespace {other} to app={b}",
+        f"allow app={a} to 10.{rnd.randrange(3)}.0.0/16:443",
+        f"allow app={a} to 10.0.0.0/8:443",
+        f"allow app={a} to world:443",
+        f"allow app={a} in any namespace to app={b}:{port}",
+        f"allow app={a} in namespaces team=blue to app={b}",
+        "deny all",
+        "deny egress",
+        f"deny ingress for app={a}",
+        f"egress only to app={b} in namespace {other}:53/udp",
+        f"ingress only from app={a}:{port}",
+        "use dns",
+        "use default-deny",
+        'use "common.netpol"',
+        f"expect app={a} -> app={b}:80 allowed",
+        f"expect app={a} in namespace {other} -> app={b}:443 denied",
+        f"allow app={a} to app={b}:99999",  # NP306
+        f"allow app={a} to",  # a syntax error while typing
+    ])
+
+
+def write_workspace(folder: Path, rnd: random.Random) -> dict[str, list[str]]:
+    files = {}
+    for name in NAMESPACES:
+        files[f"{name}.netpol"] = [f"namespace {name}"] + [random_line(rnd, name) for _ in range(rnd.randrange(3, 9))]
+    files["common.netpol"] = ["allow app=api to app=db:5432", "deny egress for app=batch"]  # used by some namespaces: no namespace line
+    for name, lines in files.items():
+        (folder / name).write_text("\n".join(lines) + "\n")
+    return files
+
+
+def edit(rnd: random.Random, lines: list[str], name: str) -> None:
+    """Change, insert, delete, move or duplicate a line; now and then add a namespace or a cluster section."""
+    here = name.removesuffix(".netpol")
+    roll = rnd.random()
+    body = range(1, len(lines)) if lines and lines[0].startswith("namespace") else range(len(lines))
+    if roll < 0.35 and body:
+        lines[rnd.choice(body)] = random_line(rnd, here)
+    elif roll < 0.6:
+        lines.insert(rnd.randrange(1, len(lines) + 1) if body else len(lines), random_line(rnd, here))
+    elif roll < 0.75 and len(body) > 1:
+        del lines[rnd.choice(body)]
+    elif roll < 0.82 and len(body) > 1:
+        i, j = rnd.sample(list(body), 2)
+        lines[i], lines[j] = lines[j], lines[i]
+    elif roll < 0.88 and body:
+        lines.append(lines[rnd.choice(body)])  # a duplicate (NP402)
+    elif roll < 0.92:
+        lines.extend([f"namespace extra-{rnd.randrange(2)}", random_line(rnd, "extra")])  # a second namespace in the file
+    elif roll < 0.95:
+        lines.extend(["cluster admin priority 10", "deny app=web to app=db"])
+    elif roll < 0.98 and lines and lines[-1].startswith("deny app=web"):
+        del lines[-2:]  # the cluster section goes again
+    else:
+        lines.append(f"allow app=x to app=y:{rnd.randrange(1, 70000)}")
+
+
+def same(a, b) -> None:
+    assert a.diagnostics == b.diagnostics
+    assert to_yaml(a.manifests()) == to_yaml(b.manifests())
+    if b.program is not None:
+        assert a.program.intents == b.program.intents
+        assert a.program.expects == b.program.expects
+        assert a.program.namespaces == b.program.namespaces
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_edits_give_what_a_full_compile_gives(tmp_path, monkeypatch, seed):
+    monkeypatch.chdir(tmp_path)
+    rnd = random.Random(seed)
+    files = write_workspace(tmp_path, rnd)
+    inputs = expand_inputs(["."])
+    cache = Cache()
+    prove = seed % 2 == 0  # the proof is the slow part: every other sequence
+    same(build(inputs, prove=prove, cache=cache), build(inputs, prove=prove))
+    for step in range(40):
+        name = rnd.choice(sorted(files))
+        edit(rnd, files[name], name)
+        text = "\n".join(files[name]) + "\n"
+        if rnd.random() < 0.5:
+            overrides = {name: text}  # an editor buffer
+        else:
+            (tmp_path / name).write_text(text)  # a saved file
+            overrides = {}
+        incremental = build(inputs, overrides=overrides, prove=prove, cache=cache)
+        same(incremental, build(inputs, overrides=overrides, prove=prove))
+        if not overrides:
+            continue
+        if rnd.random() < 0.3:  # the buffer is closed unsaved: the file on disk again
+            files[name] = (tmp_path / name).read_text().rstrip("\n").split("\n")
+            same(build(inputs, prove=prove, cache=cache), build(inputs, prove=prove))
+
+
+def test_random_edits_in_the_benchmark_program(tmp_path, monkeypatch):
+    """The generator of bench/compile.py (every namespace names others and DNS): changes within one file, the proof on."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from compile import generate
+
+    monkeypatch.chdir(tmp_path)
+    generate(400, tmp_path)
+    inputs = expand_inputs(["."])
+    cache = Cache()
+    same(build(inputs, cache=cache), build(inputs))
+    rnd = random.Random(3)
+    names = sorted(p.name for p in tmp_path.glob("*.netpol"))
+    texts = {name: (tmp_path / name).read_text().split("\n") for name in names}
+    for _ in range(8):
+        name = rnd.choice(names)
+        lines = texts[name]
+        line = rnd.randrange(3, len(lines) - 1)
+        lines[line] = rnd.choice([lines[line].replace(":", ":1", 1), lines[line - 1], f"allow app=svc-0 in namespace team-0{rnd.randrange(10, 99)} to app=svc-1:8443"])
+        overrides = {name: "\n".join(lines)}
+        same(build(inputs, overrides=overrides, cache=cache), build(inputs, overrides=overrides))
+
+
+def test_one_changed_line_recompiles_only_what_it_touches(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in NAMESPACES:
+        (tmp_path / f"{name}.netpol").write_text(f"namespace {name}\nuse default-deny\nallow app=web to app=api:8080\nallow app=api to app=db:5432\n")
+    inputs = expand_inputs(["."])
+    cache = Cache()
+    build(inputs, cache=cache)
+    assert (cache.stats.parsed, cache.stats.lowered, cache.stats.touched, cache.stats.proven) == (5, 4, None, None)  # and default-deny
+
+    # A port changed in shop: shop alone is parsed, lowered, emitted and proven again.
+    changed = {"shop.netpol": "namespace shop\nuse default-deny\nallow app=web to app=api:8081\nallow app=api to app=db:5432\n"}
+    result = build(inputs, overrides=changed, cache=cache)
+    stats = cache.stats
+    assert (stats.parsed, stats.lowered, stats.touched, stats.emitted, stats.proven) == (1, 1, 1, 1, 1)
+    assert stats.analysed == 3  # shop's three intents
+    same(result, build(inputs, overrides=changed))
+    assert "port: 8081" in to_yaml(result.manifests())
+
+    # An allow from pay's pods: shop and pay are touched, auth and logs are not.
+    changed["shop.netpol"] += "allow app=web in namespace pay to app=api:9000\n"
+    result = build(inputs, overrides=changed, cache=cache)
+    assert (cache.stats.touched, cache.stats.emitted, cache.stats.proven) == (2, 2, 2)
+    same(result, build(inputs, overrides=changed))
+
+    # Nothing changed: nothing parsed or lowered again, nothing touched.
+    build(inputs, overrides=changed, cache=cache)
+    assert (cache.stats.parsed, cache.stats.lowered, cache.stats.touched) == (0, 0, 2 - 2)
+
+
+def test_what_is_recomputed_whole(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.netpol").write_text("namespace a\ndeny all\nallow app=x to app=y\n")
+    (tmp_path / "b.netpol").write_text("namespace b\ndeny all\n")
+    inputs = expand_inputs(["."])
+    cache = Cache()
+    base = build(inputs, cache=cache).program
+    for text in (
+        "namespace a\ndeny all\nallow app=x in any namespace to app=y\n",  # every namespace
+        "namespace a\ndeny all\nallow app=x in namespaces team=blue to app=y\n",  # namespaces by labels
+        "namespace a\ndeny all\nallow app=x to app=y\nnamespace c\n",  # a namespace more
+        "namespace a\ndeny ingress\nallow app=x to app=y\n",  # b isolates egress still: same flag; a's change only
+    ):
+        program = build(inputs, overrides={"a.netpol": text}).program
+        expected = frozenset("a") if "ingress\n" in text else None
+        assert changed_namespaces(base, program) == expected, text
+    (tmp_path / "b.netpol").write_text("namespace b\ndeny ingress\n")
+    no_egress_isolation = build(inputs, overrides={"a.netpol": "namespace a\ndeny ingress\n"}).program
+    assert changed_namespaces(build(inputs).program, no_egress_isolation) is None  # NP407 reads whether any egress is isolated
+    cluster = build(inputs, overrides={"b.netpol": "namespace b\ndeny ingress\ncluster admin priority 5\ndeny app=x to app=y\n"}).program
+    assert changed_namespaces(build(inputs).program, cluster) is None
+
+
+def test_touch_names_every_namespace_a_peer_names():
+    from compiler import ir
+    from compiler.source import Span
+
+    origin = ir.Origin(Span("f", 1, 1, 1, 2), "x")
+    pods = lambda ns: ir.Pods(ir.NamespaceRef("named", ns), ir.EVERYTHING)  # noqa: E731
+    assert touch(ir.Allow("a", pods("b"), pods("c"), (), origin)) == {"a", "b", "c"}
+    assert touch(ir.Allow("a", pods("a"), ir.Block("10.0.0.0/8"), (), origin)) == {"a"}
+    assert touch(ir.Allow("a", ir.Pods(ir.NamespaceRef("all"), ir.EVERYTHING), pods("a"), (), origin)) is None
+    assert touch(ir.Isolate("a", ir.EVERYTHING, ("egress",), origin)) == {"a"}
