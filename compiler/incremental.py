@@ -147,6 +147,7 @@ class Cache:
     stats: Stats = field(default_factory=Stats)
     _changes: tuple = (None, None, None)
     _touches: dict = field(default_factory=dict)  # id(intent) -> (intent, touch(intent))
+    _kept: tuple = (None, None)
 
     # ------------------------------------------------------------ parse
 
@@ -214,6 +215,12 @@ class Cache:
 
     # ------------------------------------------------------------ what changed
 
+    def kept(self, program: ir.Program) -> ir.Program:
+        """The program as the next build compares with it: its own lists (the language server empties an old build's lists to free them); one copy per program."""
+        if self._kept[0] is not program:
+            self._kept = (program, _kept(program))
+        return self._kept[1]
+
     def changes(self, old: ir.Program | None, new: ir.Program) -> frozenset[str] | None:
         last_old, last_new, answer = self._changes
         if last_old is not old or last_new is not new:
@@ -247,7 +254,7 @@ class Cache:
             again = more
             found = [d for d in findings if d.span not in lines] + analyze(program, only={id(i) for i in again})
             self.stats.analysed = len(again)
-        self.analysed = (program, list(found))
+        self.analysed = (self.kept(program), list(found))
         return found
 
     # ------------------------------------------------------------ emit
@@ -270,7 +277,7 @@ class Cache:
             self.stats.emitted = len(touched)
             if len({(e.namespace, e.name) for e in out}) != len(out):  # names the sort cannot order as emit did
                 out, diagnostics = emit(program, expand_ranges, api, blocks)
-        self.emitted = (program, list(out)) if not diagnostics else None
+        self.emitted = (self.kept(program), list(out)) if not diagnostics else None
         return out, diagnostics
 
     # ------------------------------------------------------------ prove
@@ -293,8 +300,12 @@ class Cache:
         if touched is None or found:  # a difference is reported by the whole proof, worded as always
             found = prove(program, emitted)
             self.stats.proven = None
-        self.proven = (program, by_namespace) if not found else None
+        self.proven = (self.kept(program), by_namespace) if not found else None
         return found
+
+
+def _kept(program: ir.Program) -> ir.Program:
+    return ir.Program(list(program.intents), list(program.expects), program.namespaces, list(program.cluster), list(program.sections))
 
 
 def _same_objects(before: dict[str, list], after: dict[str, list], touched: frozenset[str]) -> bool:

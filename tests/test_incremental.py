@@ -206,3 +206,82 @@ def test_touch_names_every_namespace_a_peer_names():
     assert touch(ir.Allow("a", pods("a"), ir.Block("10.0.0.0/8"), (), origin)) == {"a"}
     assert touch(ir.Allow("a", ir.Pods(ir.NamespaceRef("all"), ir.EVERYTHING), pods("a"), (), origin)) is None
     assert touch(ir.Isolate("a", ir.EVERYTHING, ("egress",), origin)) == {"a"}
+
+
+# ---------------------------------------------------------------- the language server, over the wire
+
+
+def build_after(wire, uri: str, version: int, first: str, last: str) -> dict[str, list[tuple[str, int, int]]]:
+    """What the build that published `uri` at `version` published for every open file.
+
+    A build publishes every open file at once, in URI order (`first` to `last`): the messages
+    around that one, from `first` to `last`.
+    """
+    def publication(m) -> bool:
+        return m.get("method") == "textDocument/publishDiagnostics"
+
+    mine = wire.wait_for(lambda m: publication(m) and m["params"]["uri"] == uri and m["params"]["version"] == version)
+    if uri != last:
+        wire.wait_for(lambda m: publication(m) and m["params"]["uri"] == last and wire.index(m) > wire.index(mine))
+    at = wire.index(mine)
+    begin = next(i for i in range(at, -1, -1) if wire.seen[i]["params"]["uri"] == first)
+    end = next(i for i in range(at, len(wire.seen)) if wire.seen[i]["params"]["uri"] == last)
+    block = wire.seen[begin:end + 1]
+    assert all(publication(m) for m in block)
+    return {m["params"]["uri"]: [(d["code"], d["range"]["start"]["line"], d["range"]["start"]["character"]) for d in m["params"]["diagnostics"]] for m in block}
+
+
+def hover_text(wire, uri: str, line: int) -> str:
+    answer = wire.call("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": line, "character": 1}})
+    return answer["result"]["contents"]["value"] if answer["result"] else ""
+
+
+def test_the_server_rebuilds_incrementally_and_publishes_what_a_full_compile_says(tmp_path, monkeypatch):
+    """Edits in one file change another file's diagnostics (a covering allow, DNS); every publication equals a full compile of the same text."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from lsp_wire import Wire
+
+    texts = {
+        "a.netpol": "namespace a\nuse default-deny\nuse dns\nallow app=web in namespace b to app=db in namespace c:5432\n",
+        "b.netpol": "namespace b\nuse default-deny\nuse dns\nallow app=web to app=api:8080\n",
+        "c.netpol": "namespace c\nuse default-deny\nuse dns\nallow app=api to app=db:5432\n",
+    }
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    inputs = expand_inputs(["."])
+
+    def full(name: str) -> list[tuple[str, int, int]]:
+        result = build(inputs, overrides=dict(texts), prove=False)
+        return [(d.code, d.span.line - 1, d.span.column - 1) for d in result.diagnostics if d.span.file == name]
+
+    with Wire(tmp_path) as wire:
+        uris = {name: wire.open(name, text) for name, text in texts.items()}
+        a, b, c = (uris[n] for n in sorted(uris))
+        shown = build_after(wire, c, 1, a, c)
+        assert shown == {a: full("a.netpol"), b: full("b.netpol"), c: full("c.netpol")} == {a: [], b: [], c: []}
+
+        # b allows every pod of b to c's db: a's narrower allow is now covered (NP403, in a).
+        texts["b.netpol"] += "allow any to app=db in namespace c\n"
+        wire.change(b, 2, texts["b.netpol"])
+        shown = build_after(wire, b, 2, a, c)
+        assert shown == {a: full("a.netpol"), b: full("b.netpol"), c: full("c.netpol")} == {a: [("NP403", 3, 0)], b: [], c: []}
+        assert "app: db" in hover_text(wire, b, 4)  # hover shows the new line's manifests
+        assert "policyTypes:\n  - Egress" in hover_text(wire, b, 4)
+
+        # c loses `use dns`: c's isolated egress has no DNS (NP404 in c); a and b are as they were.
+        texts["c.netpol"] = texts["c.netpol"].replace("use dns\n", "")
+        wire.change(c, 2, texts["c.netpol"])
+        shown = build_after(wire, c, 2, a, c)
+        assert shown == {a: full("a.netpol"), b: full("b.netpol"), c: full("c.netpol")} == {a: [("NP403", 3, 0)], b: [], c: [("NP404", 1, 0)]}
+
+        # A half-typed line (a parse error), then the line removed: a's finding goes with it.
+        wire.change(b, 3, texts["b.netpol"] + "allow app=web to\n")
+        assert [code for code, _, _ in build_after(wire, b, 3, a, c)[b]] == ["NP100"]
+        texts["b.netpol"] = texts["b.netpol"].replace("allow any to app=db in namespace c\n", "")
+        wire.change(b, 4, texts["b.netpol"])
+        shown = build_after(wire, b, 4, a, c)
+        assert shown == {a: full("a.netpol"), b: full("b.netpol"), c: full("c.netpol")} == {a: [], b: [], c: [("NP404", 1, 0)]}
+        assert "port: 5432" in hover_text(wire, c, 2)
