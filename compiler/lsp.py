@@ -27,11 +27,10 @@ from .paths import shipped_dir
 from .resolve import SUFFIX, Input, InputError, display_name, expand_inputs
 from .source import MAX_SOURCE_BYTES, SourceFile, Span
 
-DEBOUNCE_SECONDS = 0.3  # the longest wait after a keystroke before a build starts
-# The wait is half as long as the last build with a warm cache took, within these bounds: an
-# incremental build of one namespace takes a few tens of milliseconds, and waiting longer than
-# that for more keystrokes only delays the diagnostics (a build that an edit makes stale is
-# followed by one more, never by a queue of them).
+DEBOUNCE_SECONDS = 0.3  # the wait after a keystroke before a build starts, while builds are slow
+# While builds with a warm cache (incremental.Cache) take less than DEBOUNCE_SECONDS, a keystroke
+# waits only this long: waiting for more keystrokes would delay the diagnostics more than a wasted
+# build costs (an edit during a build is followed by one more build, never by a queue of them).
 QUICK_DEBOUNCE_SECONDS = 0.02
 # Completion parses the lines typed since the last build one by one (a half-typed file does
 # not parse whole); at most this many, nearest the cursor, so it stays fast in a big buffer.
@@ -112,11 +111,24 @@ class Build:
     names: dict[str, str]  # display name -> URI
     versions: dict[str, int | None]  # URI -> version compiled, for the open buffers
     diagnostics: dict[str, list[types.Diagnostic]] = field(default_factory=dict)  # URI -> diagnostics
-    emitted: dict[tuple[str, int], list] = field(default_factory=dict)  # (file, line) -> emitted manifests
+    _emitted: dict[tuple[str, int], list] | None = None  # (file, line) -> emitted manifests, made by the first hover
     labels: dict[str, set[str]] = field(default_factory=dict)  # label key -> values, all files
     namespaces: set[str] = field(default_factory=set)
     parsed_lines: dict[str, set[str]] = field(default_factory=dict)  # URI -> lines of a buffer that parsed whole
     _lines: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def emitted(self) -> dict[tuple[str, int], list]:
+        """The manifests of each line: indexed when a hover first asks (not on the way to publishing the diagnostics of a keystroke)."""
+        if self._emitted is None:
+            index: dict[tuple[str, int], list] = {}
+            for e in self.result.emitted:
+                # A NetworkPolicy comes from one line; a cluster object from its section's line and each rule's line.
+                origins = e.origins + ((e.section.origin,) if e.kind != "NetworkPolicy" else ())
+                for span in dict.fromkeys(origin.user_span for origin in origins):
+                    index.setdefault((span.file, span.line), []).append(e)
+            self._emitted = index
+        return self._emitted
 
     def lines(self, name: str) -> list[str]:
         if name not in self._lines:
@@ -239,7 +251,7 @@ class NetpolServer(LanguageServer):
             start = time.perf_counter()
             build = self._compile(project, documents, generation)
             if warm:  # the first build of a project parses everything: it says nothing of the next ones
-                project.debounce = min(DEBOUNCE_SECONDS, max(QUICK_DEBOUNCE_SECONDS, (time.perf_counter() - start) / 2))
+                project.debounce = QUICK_DEBOUNCE_SECONDS if time.perf_counter() - start < DEBOUNCE_SECONDS else DEBOUNCE_SECONDS
             gc.freeze()
             return build
         finally:
@@ -269,11 +281,6 @@ class NetpolServer(LanguageServer):
             uri = names.get(d.span.file)
             if uri is not None:
                 done.diagnostics.setdefault(uri, []).append(self.to_lsp(d, done))
-        for e in result.emitted:
-            # A NetworkPolicy comes from one line; a cluster object from its section's line and each rule's line.
-            origins = e.origins + ((e.section.origin,) if e.kind != "NetworkPolicy" else ())
-            for span in dict.fromkeys(origin.user_span for origin in origins):
-                done.emitted.setdefault((span.file, span.line), []).append(e)
         modules = result.resolved.modules if result.resolved else {}
         collected = {}
         for name, module in modules.items():
@@ -553,7 +560,8 @@ def _release(build: Build) -> None:
     list and dropped one element at a time, each step frees little and the GIL changes hands.
     """
     result, pieces = build.result, []
-    build.emitted.clear()
+    if build._emitted is not None:
+        build._emitted.clear()
     build.diagnostics.clear()
     program, resolved = getattr(result, "program", None), getattr(result, "resolved", None)
     for sequence in (result.emitted, getattr(program, "intents", []), getattr(program, "expects", []),
