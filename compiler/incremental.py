@@ -27,7 +27,7 @@ a proof that finds a difference (the whole proof then words the report as it alw
 
 from __future__ import annotations
 
-from collections import Counter
+import dataclasses
 from dataclasses import dataclass, field
 
 from . import ir, nodes
@@ -71,8 +71,29 @@ def _homes(program: ir.Program) -> tuple[dict[str, list], list[str]]:
     return by_home, runs
 
 
-def changed_namespaces(old: ir.Program | None, new: ir.Program) -> frozenset[str] | None:
-    """The namespaces a change from `old` to `new` touches; None when the whole program must be recomputed."""
+@dataclass
+class Change:
+    """What a change from one program to the next touches.
+
+    `real`: the namespaces touched by intents that are new or gone. `moved`: the namespaces
+    touched only by intents that moved (the same intent on another line, because lines were
+    added or removed above it), with `pairs` (the old intent -> the new one, by value: an object
+    emitted builds ago holds an equal intent, not the same one) and `spans`
+    (old line -> new line): their objects and findings are the old ones at the new lines.
+    """
+
+    real: frozenset[str]
+    moved: frozenset[str] = frozenset()
+    pairs: dict = field(default_factory=dict)
+    spans: dict = field(default_factory=dict)
+
+    @property
+    def touched(self) -> frozenset[str]:
+        return self.real | self.moved
+
+
+def changed_namespaces(old: ir.Program | None, new: ir.Program) -> Change | None:
+    """What a change from `old` to `new` touches; None when the whole program must be recomputed."""
     if old is None or old.cluster or new.cluster or old.sections or new.sections or old.namespaces != new.namespaces:
         return None
     if _egress_isolated(old) != _egress_isolated(new):
@@ -81,21 +102,48 @@ def changed_namespaces(old: ir.Program | None, new: ir.Program) -> frozenset[str
     new_homes, new_runs = _homes(new)
     if old_runs != new_runs:  # the relative order of unchanged intents must stay as it was
         return None
-    touched: set[str] = set()
-    for home, intents in new_homes.items():
-        before = old_homes.get(home, [])
+    real: set[str] = set()
+    moved: set[str] = set()
+    pairs: dict[int, object] = {}
+    spans: dict = {}
+    fixed_old, fixed_new = set(), set()  # lines of intents that did not move: a moved line must not be one of them
+    for home in set(old_homes) | set(new_homes):
+        before, intents = old_homes.get(home, []), new_homes.get(home, [])
         if intents == before:  # the cached namespaces' intents are the same objects: compared by identity first
+            fixed_old.update(i.origin.user_span for i in before)
+            fixed_new.update(i.origin.user_span for i in intents)
             continue
-        gone, came = Counter(before), Counter(intents)
-        changed = list((gone - came).elements()) + list((came - gone).elements())
-        if not changed:  # the same intents in another order
-            changed = before + intents
-        for intent in changed:
+        # The intents before and after the edited part are the same intents, perhaps on other lines.
+        keys_before, keys = [ir.intent_key(i) for i in before], [ir.intent_key(i) for i in intents]
+        head = 0
+        while head < min(len(before), len(intents)) and keys_before[head] == keys[head]:
+            head += 1
+        tail = 0
+        while tail < min(len(before), len(intents)) - head and keys_before[-1 - tail] == keys[-1 - tail]:
+            tail += 1
+        for old_intent, new_intent in zip(before[:head] + before[len(before) - tail:], intents[:head] + intents[len(intents) - tail:]):
+            if old_intent == new_intent:
+                fixed_old.add(old_intent.origin.user_span)
+                fixed_new.add(new_intent.origin.user_span)
+                continue
+            names = touch(new_intent)
+            if names is WIDE:
+                return None
+            moved |= names
+            pairs[old_intent] = new_intent
+            was, now = old_intent.origin.user_span, new_intent.origin.user_span
+            if spans.setdefault(was, now) != now:
+                return None  # one line's intents moved apart
+        for intent in before[head:len(before) - tail] + intents[head:len(intents) - tail]:
             names = touch(intent)
             if names is WIDE:
                 return None
-            touched |= names
-    return frozenset(touched)
+            real |= names
+        fixed_old.update(i.origin.user_span for i in before[head:len(before) - tail])
+        fixed_new.update(i.origin.user_span for i in intents[head:len(intents) - tail])
+    if len(set(spans.values())) != len(spans) or not fixed_old.isdisjoint(spans) or not fixed_new.isdisjoint(spans.values()):
+        return None  # a line that holds moved and unmoved intents (or two lines that became one): not a move
+    return Change(frozenset(real), frozenset(moved - real), pairs, spans)
 
 
 def _reaching(program: ir.Program, namespaces: frozenset[str], memo: dict | None = None) -> list:
@@ -132,6 +180,7 @@ class Stats:
     parsed: int = 0
     lowered: int = 0  # namespaces lowered again
     touched: int | None = None  # namespaces a change touched (None: everything recomputed)
+    moved: int = 0  # namespaces touched only by intents that moved to other lines
     analysed: int = 0  # intents analysed again
     emitted: int = 0  # namespaces emitted again
     proven: int | None = None  # namespaces proven again (None: the whole proof)
@@ -221,12 +270,13 @@ class Cache:
             self._kept = (program, _kept(program))
         return self._kept[1]
 
-    def changes(self, old: ir.Program | None, new: ir.Program) -> frozenset[str] | None:
+    def changes(self, old: ir.Program | None, new: ir.Program) -> Change | None:
         last_old, last_new, answer = self._changes
         if last_old is not old or last_new is not new:
             answer = changed_namespaces(old, new)
             self._changes = (old, new, answer)
-        self.stats.touched = None if answer is None else len(answer)
+        self.stats.touched = None if answer is None else len(answer.real)
+        self.stats.moved = 0 if answer is None else len(answer.moved)
         return answer
 
     # ------------------------------------------------------------ analyse
@@ -235,11 +285,10 @@ class Cache:
         from .analyze import analyze
 
         old, findings = self.analysed if self.analysed is not None else (None, [])
-        touched = self.changes(old, program)
-        if touched is None:
-            found = analyze(program)
-            self.stats.analysed = len(program.intents)
-        else:
+        change = self.changes(old, program)
+        found = None
+        if change is not None:
+            touched = change.real
             # Findings sit at their intent's line; a line (a `use` of a shared file) can hold intents
             # of several namespaces: every intent at a line of a recomputed intent is recomputed too.
             again, stale = _reaching(program, touched, self._touches), _reaching(old, touched, self._touches)
@@ -251,9 +300,14 @@ class Cache:
                 if grown == lines:
                     break
                 lines = grown
-            again = more
-            found = [d for d in findings if d.span not in lines] + analyze(program, only={id(i) for i in again})
-            self.stats.analysed = len(again)
+            # The other findings are the old ones, at the new lines of the intents that moved.
+            kept = [_moved(d, change.spans) for d in findings if d.span not in lines]
+            if all(d.span not in lines for d in kept):
+                found = kept + analyze(program, only={id(i) for i in more})
+                self.stats.analysed = len(more)
+        if found is None:
+            found = analyze(program)
+            self.stats.analysed = len(program.intents)
         self.analysed = (self.kept(program), list(found))
         return found
 
@@ -263,16 +317,24 @@ class Cache:
         from .emit import emit
 
         old, emitted = self.emitted if self.emitted is not None else (None, [])
-        touched = self.changes(old, program) if not expand_ranges and not program.cluster else None
-        if touched is None:
+        change = self.changes(old, program) if not expand_ranges and not program.cluster else None
+        if change is None:
             out, diagnostics = emit(program, expand_ranges, api, blocks)
             self.stats.emitted = len(program.namespaces)
         else:
             from .backends import networkpolicy
 
+            touched, pairs, moved = change.real, change.pairs, change.moved
             part = ir.Program(_reaching(program, touched, self._touches), [], program.namespaces)
             fresh = [item for item in networkpolicy.emit(part) if item.namespace in touched]
-            out = sorted([item for item in emitted if item.namespace not in touched] + fresh, key=lambda e: (e.namespace, e.name))
+            out = []
+            for item in emitted:
+                if item.namespace in touched:
+                    continue
+                new_intent = pairs.get(item.intent) if item.namespace in moved else None  # only there are objects of moved intents
+                # A moved intent writes the same objects (names and specs do not depend on lines), from its new line.
+                out.append(item if new_intent is None else networkpolicy.Emitted(item.namespace, item.name, item.spec, new_intent, item.side))
+            out = sorted(out + fresh, key=lambda e: (e.namespace, e.name))
             diagnostics = []
             self.stats.emitted = len(touched)
             if len({(e.namespace, e.name) for e in out}) != len(out):  # names the sort cannot order as emit did
@@ -289,7 +351,8 @@ class Cache:
         for item in emitted:
             by_namespace.setdefault(item.namespace, []).append(item)
         old, proven = self.proven if self.proven is not None else (None, {})
-        touched = self.changes(old, program)
+        change = self.changes(old, program)
+        touched = None if change is None else change.touched  # moved intents' namespaces are proven again too
         if touched is not None and not _same_objects(proven, by_namespace, touched):
             touched = None  # the objects outside the change are not the ones proven last time
         found: list[Diagnostic] = []
@@ -302,6 +365,14 @@ class Cache:
             self.stats.proven = None
         self.proven = (self.kept(program), by_namespace) if not found else None
         return found
+
+
+def _moved(diagnostic: Diagnostic, spans: dict) -> Diagnostic:
+    """A finding at the new lines of the intents it names."""
+    if not spans or diagnostic.span not in spans and not any(span in spans for span, _ in diagnostic.related):
+        return diagnostic
+    related = tuple((spans.get(span, span), note) for span, note in diagnostic.related)
+    return dataclasses.replace(diagnostic, span=spans.get(diagnostic.span, diagnostic.span), related=related)
 
 
 def _kept(program: ir.Program) -> ir.Program:
