@@ -79,3 +79,73 @@ def test_np401_for_world_destination_says_it_includes_pods():
     assert "is addresses" not in warning.message
     [block] = diagnostics("namespace prod\nallow app=web to 8.8.8.8\n", "NP401")
     assert "the destination is addresses" in block.message
+
+
+# ---------------------------------------------------------------- suppressions (item 7)
+
+NO_EGRESS = "namespace prod\ndeny all  # this workload talks to nobody: netpolc: ignore[NP404]\n"
+
+
+def test_a_suppression_silences_its_codes_on_its_line_and_strict_passes(tmp_path):
+    assert codes(build_text("namespace prod\ndeny all\n")) == [("NP404", 2, 1)]
+    assert codes(build_text(NO_EGRESS)) == []
+    (tmp_path / "a.netpol").write_text(NO_EGRESS, encoding="utf-8")
+    run = run_cli("check", "--strict", str(tmp_path / "a.netpol"))
+    assert (run.code, run.out) == (0, "")
+    # several codes, comma-separated; each silences only its own code
+    two = "namespace prod\nallow any to app=db:5432\nallow app=web to app=db:5432  # netpolc: ignore[NP404,NP403]\ndeny all\n"
+    assert codes(build_text(two)) == [("NP431", 3, 49), ("NP404", 4, 1)]  # NP403 silenced; no NP404 on line 3
+
+
+def test_a_suppression_on_another_line_silences_nothing_and_says_so():
+    text = "namespace prod\n# netpolc: ignore[NP404]\ndeny all\n"
+    result = build_text(text)
+    assert codes(result) == [("NP431", 2, 19), ("NP404", 3, 1)]
+    [unused] = [d for d in result.diagnostics if d.code == "NP431"]
+    assert unused.severity == "warning" and "silences nothing" in unused.message
+
+
+def test_errors_are_never_silenced_and_the_attempt_is_reported():
+    text = "namespace prod\nallow app=web to app=db:99999  # netpolc: ignore[NP306]\n"
+    result = build_text(text)
+    assert [c for c, _, _ in codes(result)] == ["NP306", "NP432"]
+    [attempt] = [d for d in result.diagnostics if d.code == "NP432"]
+    assert (attempt.span.line, attempt.span.column, attempt.span.end_column) == (2, 50, 55)
+    assert "errors are never silenced" in attempt.message
+    assert not result.ok
+    unknown = build_text("namespace prod\ndeny all  # netpolc: ignore[NP404, NP9999]\n")
+    assert codes(unknown) == [("NP432", 2, 36)]
+    assert "not a diagnostic code" in unknown.diagnostics[0].message
+
+
+def test_a_hash_inside_a_quoted_file_name_is_not_a_comment():
+    from compiler.suppress import comments
+
+    assert comments("x", 'use "a#netpolc: ignore[NP404].netpol"\n') == []
+    assert [s.code for s in comments("x", 'use "a#b.netpol"  # netpolc: ignore[NP205]\n')] == ["NP205"]
+
+
+def test_a_suppression_of_a_cni_warning_is_not_called_unused_when_no_cni_was_checked():
+    text = "namespace prod\nallow app=web to app=db:metrics  # netpolc: ignore[NP602]\n"
+    assert "NP431" not in [c for c, _, _ in codes(build_text(text))]
+
+
+def test_config_ignore_silences_a_warning_everywhere_and_refuses_errors(tmp_path, monkeypatch):
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / ".git").mkdir()
+    (project / "a.netpol").write_text("namespace prod\ndeny all\n", encoding="utf-8")
+    (project / "b.netpol").write_text("namespace dev\ndeny egress\n", encoding="utf-8")
+    monkeypatch.chdir(project)
+    before = run_cli("check", "--strict", ".")
+    assert before.code == 1 and before.out.count("NP404") == 2
+    (project / "netpolc.toml").write_text('ignore = ["NP404"]\n', encoding="utf-8")
+    after = run_cli("check", "--strict", ".")
+    assert (after.code, after.out) == (0, "")
+    (project / "netpolc.toml").write_text('ignore = ["NP404", "NP200"]\n', encoding="utf-8")
+    refused = run_cli("check", ".")
+    assert refused.code == 0
+    assert "netpolc.toml:1:20: warning[NP432]: NP200 is an error, and errors are never silenced" in refused.out
+    (project / "netpolc.toml").write_text('ignore = ["NP4"]\n', encoding="utf-8")
+    bad = run_cli("check", ".")
+    assert bad.code == 1 and "netpolc.toml:1:11: error[NP802]" in bad.out
