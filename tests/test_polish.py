@@ -149,3 +149,51 @@ def test_config_ignore_silences_a_warning_everywhere_and_refuses_errors(tmp_path
     (project / "netpolc.toml").write_text('ignore = ["NP4"]\n', encoding="utf-8")
     bad = run_cli("check", ".")
     assert bad.code == 1 and "netpolc.toml:1:11: error[NP802]" in bad.out
+
+
+# ---------------------------------------------------------------- diff summary, graph labels (item 12)
+
+OLD = "namespace shop\nallow app=api to app=db:5432\nallow 10.0.0.0/8 to app=api:80\nallow 192.168.0.0/16 to app=api:80\nallow 172.16.0.0/12 to app=api:80\n"
+NEW = OLD + "allow 203.0.113.0/24 to app=web:443\nallow 198.51.100.0/24 to app=web:443\nallow app=api to app=web:8080\n"
+
+
+def test_diff_summarises_a_newly_isolated_group_before_its_details(write, tmp_path):
+    old = write({"a.netpol": OLD}, tmp_path / "old")
+    new = write({"a.netpol": NEW}, tmp_path / "new")
+    run = run_cli("diff", str(old), str(new))
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    summary = "shop/app=web newly isolated for ingress: everything except 198.51.100.0/24, 203.0.113.0/24 on 443; shop/app=api on 8080 is cut"
+    assert lines[2] == summary
+    assert lines.index(summary) < next(i for i, line in enumerate(lines) if line.startswith("Closed:"))
+    assert sum("newly isolated" in line for line in lines) == 1  # app=api was isolated before: not new
+    # the details still list every range that is cut
+    assert any(line.endswith("-> shop/app=web: all ports") and "kube-dns" in line for line in lines)
+    markdown = run_cli("diff", "--format", "markdown", str(old), str(new))
+    assert f"- **{summary}**" in markdown.out.splitlines()[:6]
+    import json
+
+    data = json.loads(run_cli("diff", "--format", "json", str(old), str(new)).out)
+    assert data["newly_isolated"] == [
+        {"group": "shop/app=web", "direction": "ingress", "still_allowed": [
+            {"peers": ["198.51.100.0/24", "203.0.113.0/24"], "ports": "443"}, {"peers": ["shop/app=api"], "ports": "8080"},
+        ]},
+    ]
+    # a change that isolates nobody new has no summary
+    same = run_cli("diff", str(new), str(write({"a.netpol": NEW + "allow app=db to app=web:9090\n"}, tmp_path / "newer")))
+    assert "newly isolated" not in same.out and "Opened: 1 flow:" in same.out
+
+
+def test_diff_of_an_isolation_that_keeps_nothing_says_everything_is_cut(write, tmp_path):
+    old = write({"a.netpol": "namespace shop\nallow app=api to app=db\n"}, tmp_path / "old")
+    new = write({"a.netpol": "namespace shop\nallow app=api to app=db\ndeny egress for app=web\n"}, tmp_path / "new")
+    run = run_cli("diff", str(old), str(new))
+    assert "shop/app=web newly isolated for egress: everything is cut" in run.out.splitlines()
+
+
+def test_graph_labels_one_port_over_two_protocols_once(write):
+    folder = write({"a.netpol": "namespace shop\ndeny all\nuse dns\nallow app=web to app=db:5432\n"})
+    run = run_cli("graph", str(folder))
+    assert run.code == 0, run.err
+    assert 'label="53/tcp+udp"' in run.out and "53,53/udp" not in run.out
+    assert 'label="5432"' in run.out
