@@ -13,7 +13,7 @@ from .source import SourceFile, Span, UnreadableSource, read_bounded, read_sourc
 CONFIG_NAME = "netpolc.toml"
 PYPROJECT = "pyproject.toml"
 SECTION = ("tool", "netpolc")
-KEYS = ("cni", "pod-cidrs", "expand-port-ranges", "named-ports")
+KEYS = ("cni", "pod-cidrs", "expand-port-ranges", "named-ports", "ignore")
 
 
 @dataclass
@@ -25,7 +25,9 @@ class Config:
     pod_cidrs: tuple[str, ...] = ()
     expand_port_ranges: int | None = None
     named_ports: dict[str, int] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()  # warning codes silenced in the whole project (compiler/suppress.py)
     spans: dict[str, Span] = field(default_factory=dict)
+    ignore_spans: dict[str, Span] = field(default_factory=dict)
 
 
 def find(start: Path) -> tuple[Path, tuple[str, ...]] | None:
@@ -114,6 +116,9 @@ def load(path: Path, section: tuple[str, ...] = ()) -> tuple[Config | None, list
         config.expand_port_ranges = data["expand-port-ranges"]
     if "named-ports" in data and "named-ports" not in bad:
         config.named_ports = dict(data["named-ports"])
+    if "ignore" in data and "ignore" not in bad:
+        config.ignore = tuple(data["ignore"])
+        config.ignore_spans = {code: _span(source, (*section, "ignore", index), code) for index, code in enumerate(config.ignore)}
     return config, diagnostics
 
 

@@ -33,9 +33,17 @@ def run(
             return exit_code(found, strict)
         items = _stdin_inputs(name, paths)
     else:
-        if not paths:
-            raise UsageError("nothing to check: pass .netpol files or folders (or --stdin)")
-        items = inputs(paths)
+        try:
+            if not paths:
+                raise UsageError("nothing to check: pass .netpol files or folders (or --stdin)")
+            items = inputs(paths)
+        except UsageError as err:
+            # The error goes to stderr (exit 2) as always; a machine format also gets it on stdout,
+            # so a SARIF upload or the pull request's annotations show why nothing was checked.
+            from ..render import failure
+
+            sys.stdout.write(failure(str(err), fmt))
+            raise
     options, found, config_files = targets(cni, expand_port_ranges, named_ports)
     if found:  # a bad config file: checking without the targets it names would pass too easily
         sys.stdout.write(render(found, fmt, config_files))
