@@ -10,6 +10,8 @@ input follows the same rule: a symlink in it that leads out of it is refused (NP
 
 from __future__ import annotations
 
+import contextvars
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,10 +142,15 @@ def folder_entries(folder: Path, suffixes: tuple[str, ...] = (SUFFIX,)) -> list[
     return out
 
 
-def display_name(path: Path) -> str:
-    """How a file is named in diagnostics and annotations: relative to the working folder when inside it."""
+# The folder names are relative to: the working folder, or (the language server) the workspace
+# folder of the build running in this thread; a context variable, since threads share one cwd.
+NAMES_BASE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("netpolc_names_base", default=None)
+
+
+def display_name(path: Path, base: Path | None = None) -> str:
+    """How a file is named in diagnostics and annotations: relative to the working folder (or `base`) when inside it."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return path.resolve().relative_to((base or NAMES_BASE.get() or Path.cwd()).resolve()).as_posix()
     except ValueError:
         return path.as_posix()
 

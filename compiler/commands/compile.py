@@ -42,7 +42,7 @@ def run(
         written = write_tree(output, files)
     except OutputError as err:
         _notes(err.notes)
-        sys.stderr.write(f"error[{err.code}]: {err.message}\n  help: {err.hint}\n")
+        sys.stderr.write(err.report())
         return EXIT_FINDINGS
     _notes(written.notes)
     counts = {kind: sum(c.kind == kind for c in written.changes) for kind in ("added", "changed", "removed")}
