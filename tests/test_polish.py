@@ -271,3 +271,107 @@ def test_hover_names_files_relative_to_the_workspace_not_the_servers_folder(tmp_
             assert "editor-started-here" not in hover.contents.value and "../" not in hover.contents.value
 
     asyncio.run(scenario())
+
+
+# ---------------------------------------------------------------- project root, nested layouts (item 8)
+
+from test_precommit import local_config, repo  # noqa: E402,F401  (the real pre-commit in a temporary repository)
+
+BASE = "deny all\nuse dns\n"
+BILLING = 'namespace billing\nuse "shared/base.netpol"\nallow app=web to app=db:5432\n'
+CART = 'namespace cart\nuse "../shared/base.netpol"\nallow app=web to app=db:5432\n'
+
+
+def nested(root):
+    (root / "policies" / "shared").mkdir(parents=True)
+    (root / "policies" / "apps").mkdir()
+    (root / "policies" / "shared" / "base.netpol").write_text(BASE)
+    (root / "policies" / "billing.netpol").write_text(BILLING)
+    (root / "policies" / "apps" / "cart.netpol").write_text(CART)
+
+
+def test_precommit_on_a_nested_layout_checks_shared_files_where_they_are_used(repo):
+    root, sh = repo
+    nested(root)
+    sh("git", "add", ".", check=True)
+    sh("git", "commit", "-q", "--no-verify", "-m", "project", check=True)
+    local_config(root, [{"id": "netpolc-check"}])
+
+    # only the shared file changes: it is checked in billing and in cart (another folder), not alone
+    (root / "policies" / "shared" / "base.netpol").write_text(BASE + "use same-namespace\n")
+    sh("git", "add", "policies/shared/base.netpol", check=True)
+    result = sh("pre-commit", "run")
+    assert result.returncode == 0, result.stdout
+    assert "NP200" not in result.stdout
+
+    # only cart changes: its `use "../shared/base.netpol"` stays in the repository, the project
+    (root / "policies" / "apps" / "cart.netpol").write_text(CART + "allow app=api to app=web:80\n")
+    sh("git", "add", "policies/apps/cart.netpol", check=True)
+    result = sh("pre-commit", "run")
+    assert result.returncode == 0, result.stdout
+    assert "NP203" not in result.stdout
+
+    # a mistake in the shared file is reported at its line, once, through its users
+    (root / "policies" / "shared" / "base.netpol").write_text(BASE + "use same-namespcae\n")
+    sh("git", "add", "policies/shared/base.netpol", check=True)
+    result = sh("pre-commit", "run")
+    assert result.returncode == 1
+    assert result.stdout.count("policies/shared/base.netpol:3:5: error[NP201]") == 1, result.stdout
+
+
+def test_use_may_not_leave_the_nearest_netpolc_toml_folder(write, tmp_path):
+    folder = write({"repo/policies/apps/cart.netpol": CART, "repo/policies/shared/base.netpol": BASE}, tmp_path)
+    (folder / "repo" / ".git").mkdir()
+    run = run_cli("check", str(folder / "repo" / "policies" / "apps" / "cart.netpol"))
+    assert (run.code, run.out) == (0, "")  # the repository root is the project
+    (folder / "repo" / "policies" / "apps" / "netpolc.toml").write_text("")
+    run = run_cli("check", str(folder / "repo" / "policies" / "apps" / "cart.netpol"))
+    assert run.code == 1
+    assert 'error[NP203]: `use "../shared/base.netpol"` leaves the project folder' in run.out
+    assert "(it holds netpolc.toml)" in run.out
+    (folder / "repo" / "policies" / "apps" / "netpolc.toml").unlink()
+    (folder / "repo" / "policies" / "apps" / "pyproject.toml").write_text("[tool.netpolc]\n")
+    assert "(its pyproject.toml has [tool.netpolc])" in run_cli("check", str(folder / "repo" / "policies" / "apps" / "cart.netpol")).out
+    (folder / "repo" / "policies" / "apps" / "pyproject.toml").write_text("[tool.black]\n")  # not netpolc's: does not count
+    assert run_cli("check", str(folder / "repo" / "policies" / "apps" / "cart.netpol")).code == 0
+
+
+def test_without_a_repository_or_config_the_project_is_the_files_folder(write, tmp_path):
+    folder = write({"policies/apps/cart.netpol": CART, "policies/shared/base.netpol": BASE}, tmp_path)
+    run = run_cli("check", str(folder / "policies" / "apps" / "cart.netpol"))
+    assert run.code == 1 and "error[NP203]" in run.out
+
+
+def test_stdin_filename_uses_the_project_root(repo):
+    root, sh = repo
+    nested(root)
+    result = subprocess_check(root, "--stdin", "--stdin-filename", "policies/apps/cart.netpol", stdin=CART)
+    assert (result.returncode, result.stdout) == (0, "")
+    result = subprocess_check(root, "--stdin", "--stdin-filename", "policies/shared/base.netpol", stdin=BASE + "use nope\n")
+    assert result.returncode == 1
+    assert "policies/shared/base.netpol:3:5: error[NP201]" in result.stdout and "NP200" not in result.stdout
+
+
+def subprocess_check(cwd, *args, stdin: str):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    return subprocess.run(
+        [sys.executable, "-m", "compiler", "check", *args], cwd=cwd, input=stdin, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60,
+    )
+
+
+def test_diff_of_a_revision_range_reads_what_a_subfolder_uses_from_the_project(repo):
+    root, sh = repo
+    nested(root)
+    sh("git", "add", ".", check=True)
+    sh("git", "commit", "-q", "--no-verify", "-m", "one", check=True)
+    (root / "policies" / "apps" / "cart.netpol").write_text(CART + "allow app=api to app=web:80\n")
+    sh("git", "commit", "-q", "--no-verify", "-am", "two", check=True)
+    result = sh("netpolc", "diff", "HEAD~1..HEAD", "policies/apps")
+    assert result.returncode == 0, result.stdout
+    assert "Opened: 1 flow:\n  cart/app=api -> cart/app=web: 80\n" in result.stdout

@@ -54,10 +54,10 @@ def run(
 
 
 def _stdin_inputs(name: str, paths: list[str]):
-    from ..resolve import Input, display_name
+    from ..resolve import Input, display_name, project_root
 
     path = Path(name)
-    item = Input(path, display_name(path) if name != "<stdin>" else name, path.parent)
+    item = Input(path, display_name(path) if name != "<stdin>" else name, project_root(path.parent))
     others = [i for i in inputs(paths) if i.name != item.name] if paths else []
     return [item] + others
 
