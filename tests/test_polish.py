@@ -375,3 +375,19 @@ def test_diff_of_a_revision_range_reads_what_a_subfolder_uses_from_the_project(r
     result = sh("netpolc", "diff", "HEAD~1..HEAD", "policies/apps")
     assert result.returncode == 0, result.stdout
     assert "Opened: 1 flow:\n  cart/app=api -> cart/app=web: 80\n" in result.stdout
+
+
+def test_compile_hook_without_args_reads_paths_and_output_from_the_config(repo):
+    root, sh = repo
+    nested(root)
+    (root / "v1").mkdir()
+    (root / "v1" / "old.netpol").write_text("namespace billing\nallow app=web to\n")  # an old copy: not the project's
+    (root / "netpolc.toml").write_text('paths = ["policies"]\noutput = "deploy/netpol"\n')
+    local_config(root, [{"id": "netpolc-compile"}])
+    sh("git", "add", ".", check=True)
+    result = sh("pre-commit", "run", "--all-files")
+    assert result.returncode == 1 and "deploy/netpol is stale" in result.stdout, result.stdout
+    sh("netpolc", "compile", "-o", "deploy/netpol", check=True)
+    sh("git", "add", ".", check=True)
+    result = sh("pre-commit", "run", "--all-files")
+    assert result.returncode == 0, result.stdout
