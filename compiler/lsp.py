@@ -22,7 +22,7 @@ from . import __version__, nodes
 from .diagnostics import Diagnostic
 from .fmt import split_comment
 from .paths import shipped_dir
-from .resolve import NAMES_BASE, SUFFIX, Input, InputError, display_name, expand_inputs
+from .resolve import NAMES_BASE, SUFFIX, Input, InputError, display_name, expand_inputs, project_root
 from .source import MAX_SOURCE_BYTES, SourceFile, Span
 
 DEBOUNCE_SECONDS = 0.3
@@ -254,7 +254,7 @@ class NetpolServer(LanguageServer):
             overrides[name] = document.text  # over the size limit: NP103 from the pipeline, as `check` says
             names[name] = document.uri
             if not any(item.name == name for item in inputs):
-                inputs.append(Input(path, name, root))
+                inputs.append(Input(path, name, project_root(root)))  # the project `use` may not leave, as on the command line
         result = build(inputs, overrides=overrides, prove=False)
         done = Build(generation, result, names, {d.uri: d.version for d in documents})
         for d in result.diagnostics:
