@@ -225,10 +225,22 @@ def _git_tree(revision: str, paths: list[str]):
             relative.append(Path(path).resolve().relative_to(toplevel.resolve()).as_posix() or ".")
         except ValueError:
             raise UsageError(f"{path}: outside the git repository {toplevel.name}") from None
+    from ..resolve import project_root
+
     with tempfile.TemporaryDirectory(prefix="netpolc-diff-") as tmp:
         root = Path(tmp)
+        (root / "repo" / ".git").mkdir(parents=True)  # the export's repository root, as project_root() finds it
+        wanted = []
         for path, rel in zip(paths, relative):
-            archive = _git("-C", str(toplevel), "archive", "--format=tar", revision, "--", rel)
+            wanted.append(rel)
+            # The project the path belongs to (netpolc.toml, else the repository root): its .netpol
+            # files come along, so a `use "../shared/base.netpol"` reads as it does in the working tree.
+            here = Path(path)
+            project = project_root(here if here.is_dir() else here.parent).relative_to(toplevel.resolve()).as_posix()
+            prefix_glob = "" if project == "." else f"{project}/"
+            wanted += [f":(glob){prefix_glob}**/*.netpol", f"{prefix_glob}netpolc.toml", f"{prefix_glob}pyproject.toml"]
+        for spec in dict.fromkeys(wanted):
+            archive = _git("-C", str(toplevel), "archive", "--format=tar", revision, "--", spec)
             if archive.returncode != 0:
                 continue  # the path did not exist at that revision
             with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
