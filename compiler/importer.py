@@ -68,7 +68,7 @@ class Item:
 
     @property
     def where(self) -> str:
-        return f"{self.obj.span.file}:{self.obj.span.line}"
+        return f"{self.span.file}:{self.span.line}"
 
 
 @dataclass
@@ -278,7 +278,8 @@ def edges_of(item: Item, out: list[Diagnostic]) -> tuple[list[Edge], list[Edge]]
     found: dict[str, list[Edge]] = {"ingress": [], "egress": []}
     for direction, key, peer_key in (("ingress", "ingress", "from"), ("egress", "egress", "to")):
         rules = policy.rules(direction)
-        if rules and direction not in policy.isolates:
+        written = (obj.data.get("spec") or {}).get(key) if isinstance(obj.data.get("spec"), dict) else None
+        if written and direction not in policy.isolates:
             out.append(_dead(obj.at(("spec", key), key=True), item, f"its {direction} rules are ignored: policyTypes does not list {direction.capitalize()}", "add it to policyTypes, or remove the rules"))
             continue
         for rule in rules:
@@ -361,7 +362,7 @@ def same_policy(a: engine.Policy, b: engine.Policy) -> bool:
 
 
 def _port_key(ports) -> tuple:
-    return tuple(sorted(ports))
+    return tuple(sorted((p.protocol, str(p.port), p.end_port or 0) for p in ports))
 
 
 def candidate(items: list[Item], modules: dict[str, list[tuple]] | None = None) -> dict[str, list[Line]]:
