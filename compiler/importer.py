@@ -53,6 +53,11 @@ class Item:
     mode: str = IDIOMATIC
     refused: Diagnostic | None = None
     duplicate_of: "Item | None" = None
+    dead: bool = False  # its pod selector can never match: it selects no pod
+
+    @property
+    def live(self) -> bool:
+        return self.refused is None and self.duplicate_of is None and not self.dead
 
     @property
     def name(self) -> str:
@@ -367,7 +372,7 @@ def _port_key(ports) -> tuple:
 
 def candidate(items: list[Item], modules: dict[str, list[tuple]] | None = None) -> dict[str, list[Line]]:
     """The intents of every policy not refused, per namespace, in the forms their modes ask for."""
-    live = [i for i in items if i.refused is None and i.duplicate_of is None]
+    live = [i for i in items if i.live]
     managed = {i.namespace for i in live}
     edges: dict[int, tuple[list[Edge], list[Edge]]] = {}
     scratch: list[Diagnostic] = []
@@ -556,6 +561,10 @@ def import_policies(items: list[Item], file_names: dict[str, str], sources: str,
     notes: list[Diagnostic] = []
     _mark_duplicates(items, notes)
     for item in items:
+        if not item.policy.pod_selector.satisfiable():
+            item.dead = True
+            notes.append(_dead(item.obj.at(("spec", "podSelector")), item, f"its podSelector `{selector_text(item.policy.pod_selector)}` can never match: the policy selects no pod", "remove the policy, or fix the contradicting terms"))
+    for item in items:
         edges_of(item, notes)
         for edge in edges_of(item, [])[1]:
             _dns_notes(edge, notes)
@@ -579,7 +588,7 @@ def import_policies(items: list[Item], file_names: dict[str, str], sources: str,
             _fall_back(blamed, "NP720")
             continue
         differences, involved = prove(
-            engine.PolicySet(i.policy for i in items if i.refused is None and i.duplicate_of is None),
+            engine.PolicySet(i.policy for i in items if i.live),
             engine.load_policies(e.manifest() for e in result.emitted),
             out.lines,
             items,
@@ -715,16 +724,17 @@ def prove(expected: engine.PolicySet, actual: engine.PolicySet, lines: dict, ite
         return [item] if item is not None else []
 
     def blame(difference, universe) -> None:
-        # The side that allows blames its rules that match the flow; the side that denies, its isolating policies.
+        # The side that allows blames its rules that match the flow; without any, the side that denies blames its isolation.
         subject, direction, peer, atom = difference.subject, difference.direction, difference.peer, difference.atom
         allowing, denying = (expected, actual) if difference.first_allows else (actual, expected)
         found = []
         for policy in allowing.selecting(subject):
             if direction in policy.isolates and _matches(policy, direction, peer, atom, universe):
                 found += items_of(policy, allowing is actual)
-        for policy in denying.selecting(subject):
-            if direction in policy.isolates:
-                found += items_of(policy, denying is actual)
+        if not found:  # the allowing side is not isolated there: the other side's isolation is the difference
+            for policy in denying.selecting(subject):
+                if direction in policy.isolates:
+                    found += items_of(policy, denying is actual)
         if not found:
             for policies in (expected, actual):
                 for policy in policies.selecting(subject):
