@@ -356,11 +356,13 @@ def _dns_notes(edge: Edge, out: list[Diagnostic]) -> None:
         )
 
 
-def same_policy(a: engine.Policy, b: engine.Policy) -> bool:
-    def rules(rs):
-        return sorted((tuple(sorted(map(repr, r.peers))), tuple(sorted(map(repr, r.ports)))) for r in rs)
+def policy_key(a: engine.Policy) -> tuple:
+    """What a policy means, without its name: equal keys, the same policy."""
 
-    return (a.namespace, a.pod_selector, a.isolates, rules(a.ingress), rules(a.egress)) == (b.namespace, b.pod_selector, b.isolates, rules(b.ingress), rules(b.egress))
+    def rules(rs):
+        return tuple(sorted((tuple(sorted(map(repr, r.peers))), tuple(sorted(map(repr, r.ports)))) for r in rs))
+
+    return (a.namespace, a.pod_selector, a.isolates, rules(a.ingress), rules(a.egress))
 
 
 # ---------------------------------------------------------------- candidates
@@ -610,11 +612,10 @@ def import_policies(items: list[Item], file_names: dict[str, str], sources: str,
 
 
 def _mark_duplicates(items: list[Item], notes: list[Diagnostic]) -> None:
-    seen: list[Item] = []
+    seen: dict[tuple, Item] = {}
     for item in items:
-        same = next((s for s in seen if same_policy(s.policy, item.policy)), None)
-        if same is None:
-            seen.append(item)
+        same = seen.setdefault(policy_key(item.policy), item)
+        if same is item:
             continue
         item.duplicate_of = same
         notes.append(
