@@ -563,6 +563,8 @@ def import_policies(items: list[Item], file_names: dict[str, str], sources: str,
     notes: list[Diagnostic] = []
     _mark_duplicates(items, notes)
     for item in items:
+        _refuse_unwritable(item)
+    for item in items:
         if not item.policy.pod_selector.satisfiable():
             item.dead = True
             notes.append(_dead(item.obj.at(("spec", "podSelector")), item, f"its podSelector `{selector_text(item.policy.pod_selector)}` can never match: the policy selects no pod", "remove the policy, or fix the contradicting terms"))
@@ -609,6 +611,39 @@ def import_policies(items: list[Item], file_names: dict[str, str], sources: str,
     out.before = sum(1 for i in items if i.refused is None)
     out.diagnostics = notes + out.diagnostics + [i.refused for i in items if i.refused is not None]
     return out
+
+
+IP_LIKE = re.compile(r"\d{1,3}(\.\d{1,3}){3}(/\d{1,3})?|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*")
+
+
+def _unwritable_key(selector: ir.LabelSelector | None) -> str | None:
+    """A label key the parser would read as a keyword or an address, not as a key: the language cannot write it."""
+    if selector is None:
+        return None
+    keys = [k for k, _ in selector.match_labels] + [e.key for e in selector.match_expressions]
+    return next((k for k in keys if k in KEYWORDS or IP_LIKE.fullmatch(k)), None)
+
+
+def _refuse_unwritable(item: Item) -> None:
+    """NP720 at the selector whose label key has no spelling in the language (found before any line is written)."""
+    policy, obj = item.policy, item.obj
+    found = [(("spec", "podSelector"), policy.pod_selector)]
+    for direction, key, peer_key in (("ingress", "ingress", "from"), ("egress", "egress", "to")):
+        for rule in policy.rules(direction):
+            for index, peer in enumerate(rule.peers):
+                path = ("spec", key, rule.number, peer_key, index)
+                found += [(path + ("podSelector",), peer.pod_selector), (path + ("namespaceSelector",), peer.namespace_selector)]
+    for path, selector in found:
+        key = _unwritable_key(selector)
+        if key is not None:
+            item.refused = Diagnostic(
+                "NP720",
+                obj.at(path),
+                f"NetworkPolicy {item.namespace}/{item.name} has no intent form: the label key `{key}` would read as "
+                f"{'an address' if IP_LIKE.fullmatch(key) else 'the keyword'} `{key}`, not as a label key",
+                "keep it as YAML beside the program: `netpolc test`, `explain` and `diff` read both (`--policies FILE`); or rename the label",
+            )
+            return
 
 
 def _mark_duplicates(items: list[Item], notes: list[Diagnostic]) -> None:
@@ -698,7 +733,7 @@ def _program_notes(diagnostics, lines: dict) -> list[Diagnostic]:
                 Diagnostic(
                     "NP724",
                     span,
-                    f"NetworkPolicy {item.namespace}/{item.name}: `{line.text}` adds nothing: {diagnostic.message}",
+                    f"NetworkPolicy {item.namespace}/{item.name}: this rule adds nothing: {diagnostic.message}",
                     "remove the rule from the YAML, or keep it: the imported line is proven either way",
                 )
             )

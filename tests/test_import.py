@@ -299,3 +299,21 @@ def test_generated_policy_sets_import_and_prove(tmp_path, policies):
     assert "error[NP721]" not in run.err, run.err  # never refused for want of a proof: every generated shape has an exact form
     assert run.code == 0, run.err
     assert no_change(policy_set([str(path)]), compiled_set(tmp_path, run.out))
+
+
+def test_label_keys_the_language_cannot_spell_are_refused(tmp_path):
+    path = tmp_path / "kw.yaml"
+    path.write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: kw, namespace: a}\nspec:\n"
+        "  podSelector:\n    matchExpressions: [{key: world, operator: Exists}]\n"
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ip, namespace: a}\nspec:\n"
+        "  podSelector: {matchLabels: {app: x}}\n  ingress:\n  - from:\n    - podSelector:\n        matchLabels: {10.0.0.1: 'yes'}\n"
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: fine, namespace: a}\nspec:\n"
+        "  podSelector: {matchLabels: {example.com/any: 'yes'}}\n",
+        encoding="utf-8",
+    )
+    run = run_cli("import", str(path))
+    assert run.code == 1
+    assert "kw.yaml:6:5: error[NP720]: NetworkPolicy a/kw has no intent form: the label key `world` would read as the keyword `world`" in run.err
+    assert "error[NP720]: NetworkPolicy a/ip has no intent form: the label key `10.0.0.1` would read as an address" in run.err
+    assert "deny ingress for example.com/any=yes  # fine (" in run.out and "proof: equivalent" in run.err

@@ -67,7 +67,7 @@ def run(paths: list[str], namespace: str | None = None, output: Path | None = No
         )
     sys.stderr.write(render(sorted_unique(found), "text", files))
     refused = imported.refused
-    sys.stderr.write(_summary(imported, len(names)))
+    sys.stderr.write(_summary(imported, len(imported.files)))
     if not imported.proven:
         return EXIT_FINDINGS
     if refused:
