@@ -271,9 +271,32 @@ def rules(draw, key):
 
 
 @st.composite
+def pairs(draw, index: int) -> list[dict]:
+    """An ingress rule on B from A and (maybe) A's egress rule to B: the halves `allow A to B` compiles to."""
+    a_ns, b_ns = draw(st.sampled_from(NAMESPACES)), draw(st.sampled_from(NAMESPACES))
+    a, b = draw(selectors(allow_empty=False)), draw(selectors())
+    ports = draw(PORTS)
+    a_peer = {"podSelector": a} if a_ns == b_ns else {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": a_ns}}, "podSelector": a}
+    b_peer = {"podSelector": b} if a_ns == b_ns else {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": b_ns}}, "podSelector": b}
+    rule_in, rule_out = {"from": [a_peer]}, {"to": [b_peer]}
+    if ports:
+        rule_in["ports"] = rule_out["ports"] = ports
+    meta = lambda name, ns: {"name": name, "namespace": ns}  # noqa: E731
+    out = [{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(f"in{index}", b_ns), "spec": {"podSelector": b, "ingress": [rule_in]}}]
+    if draw(st.booleans()):
+        out.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(f"out{index}", a_ns), "spec": {"podSelector": a, "policyTypes": ["Egress"], "egress": [rule_out]}})
+    if draw(st.booleans()):
+        out.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(f"deny{index}", draw(st.sampled_from(NAMESPACES))),
+                    "spec": {"podSelector": draw(st.sampled_from([{}, a])), "policyTypes": draw(st.sampled_from([["Ingress", "Egress"], ["Egress"], ["Ingress"]]))}})
+    return out
+
+
+@st.composite
 def policy_sets(draw):
     out = []
-    for index in range(draw(st.integers(1, 5))):
+    for index in range(draw(st.integers(0, 2))):
+        out += draw(pairs(index))
+    for index in range(draw(st.integers(0 if out else 1, 4))):
         spec: dict = {"podSelector": draw(selectors())}
         types = draw(st.sampled_from([None, ["Ingress"], ["Egress"], ["Ingress", "Egress"]]))
         if types is not None:
@@ -317,3 +340,13 @@ def test_label_keys_the_language_cannot_spell_are_refused(tmp_path):
     assert "kw.yaml:6:5: error[NP720]: NetworkPolicy a/kw has no intent form: the label key `world` would read as the keyword `world`" in run.err
     assert "error[NP720]: NetworkPolicy a/ip has no intent form: the label key `10.0.0.1` would read as an address" in run.err
     assert "deny ingress for example.com/any=yes  # fine (" in run.out and "proof: equivalent" in run.err
+
+
+def test_rules_of_a_direction_policytypes_leaves_out_are_ignored():
+    """policyTypes [Ingress] with egress rules: the API ignores the egress rules; they allow nothing on top of another isolation."""
+    from compiler import engine
+
+    manifest = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "a"},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}], "egress": [{}]}}
+    policy = engine.read_policy(manifest)
+    assert policy.isolates == frozenset({"ingress"}) and policy.egress == () and len(policy.ingress) == 1
