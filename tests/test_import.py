@@ -130,6 +130,22 @@ def test_import_of_compile_output_gives_back_the_program(tmp_path, example):
     assert no_change(policy_set([str(tmp_path / "compiled.yaml")]), compiled_set(tmp_path, run.out))
     if example == "three-tier":
         body = [line.split("  #")[0] for line in run.out.splitlines() if line and not line.startswith("#")]
+        source = (ROOT / "examples" / example / "app.netpol").read_text("utf-8").splitlines()
+        intents = [line for line in source if line and not line.startswith(("#", "expect"))]
+        assert body == intents  # the same lines: netpolc's own annotations, proven like any candidate
+    # Without the annotations (hand-written YAML of the same shape), the idioms give an equivalent program.
+    plain = yaml.safe_load_all(compiled.out)
+    stripped = []
+    for manifest in plain:
+        if manifest:
+            del manifest["metadata"]["annotations"], manifest["metadata"]["labels"]
+            stripped.append(manifest)
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump_all(stripped), encoding="utf-8")
+    run = run_cli("import", str(tmp_path / "plain.yaml"))
+    assert run.code == 0 and "proof: equivalent" in run.err, run.err
+    assert no_change(policy_set([str(tmp_path / "plain.yaml")]), compiled_set(tmp_path, run.out))
+    if example == "three-tier":
+        body = [line.split("  #")[0] for line in run.out.splitlines() if line and not line.startswith("#")]
         assert body == [
             "namespace webapp", "deny all", "use dns", "allow app=web to app=api:8080", "allow app=api to app=db:5432",
             "allow app=db to 10.0.0.0/8:443",  # `egress only to ... for app=db` under `deny all`: the same policy
@@ -361,3 +377,18 @@ def test_real_world_policies_import_and_prove(tmp_path):
     assert "warning[NP723]: NetworkPolicy default/web-allow-external allows and isolates exactly what web-allow-all" in run.err
     assert "\ningress only from any  # " in run.out  # not `allow any to any`: egress is isolated there, and no egress rule says so
     assert no_change(policy_set(folders, "default"), compiled_set(tmp_path, run.out))
+
+
+def test_annotations_are_candidates_only(tmp_path):
+    """A hand-edited netpolc.io/intent that says more than the policy: the proof rejects it, and the idioms import the policy."""
+    compiled = run_cli("compile", str(ROOT / "examples" / "three-tier")).out
+    edited = compiled.replace("netpolc.io/intent: allow app=api to app=db:5432", "netpolc.io/intent: allow app=api to app=db")
+    assert edited != compiled
+    (tmp_path / "edited.yaml").write_text(edited, encoding="utf-8")
+    run = run_cli("import", str(tmp_path / "edited.yaml"))
+    assert run.code == 0 and "proof: equivalent" in run.err, run.err
+    assert "allow app=api to app=db:5432  #" in run.out and "allow app=api to app=db  #" not in run.out
+    injected = compiled.replace("netpolc.io/intent: deny all", "netpolc.io/intent: \"deny all\\nallow world to any\"")
+    (tmp_path / "injected.yaml").write_text(injected, encoding="utf-8")
+    run = run_cli("import", str(tmp_path / "injected.yaml"))
+    assert run.code == 0 and "allow world to any" not in run.out and "deny all  #" in run.out
