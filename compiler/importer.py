@@ -260,7 +260,18 @@ def peer_text(peer: ir.Peer, home: str) -> str:
         return f"namespace {ref.name}" if selector.is_empty else f"{selector_text(selector)} in namespace {ref.name}"
     if ref.kind == "all":
         return "cluster" if selector.is_empty else f"{selector_text(selector)} in any namespace"
-    return f"namespaces {selector_text(ref.selector)}" if selector.is_empty else f"{selector_text(selector)} in namespaces {selector_text(ref.selector)}"
+    namespaces = _excluded_text(ref.selector) or selector_text(ref.selector)
+    return f"namespaces {namespaces}" if selector.is_empty else f"{selector_text(selector)} in namespaces {namespaces}"
+
+
+def _excluded_text(selector: ir.LabelSelector) -> str | None:
+    """`except kube-system` / `except (a, b)` for a selector that is only kubernetes.io/metadata.name NotIn (names)."""
+    if selector.match_labels or len(selector.match_expressions) != 1:
+        return None
+    e = selector.match_expressions[0]
+    if e.key != ir.NAME_LABEL or e.operator != "NotIn" or not all(len(v) <= 63 and NAMESPACE_NAME.fullmatch(v) for v in e.values):
+        return None
+    return f"except {e.values[0]}" if len(e.values) == 1 else f"except ({', '.join(e.values)})"
 
 
 def port_text(port: engine.PortRule) -> str:

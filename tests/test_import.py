@@ -95,6 +95,7 @@ def test_idioms(tmp_path, monkeypatch):
     assert "ingress only from role=web in namespaces team=frontend:8080 for app=api" in sel  # AND: one peer
     assert "ingress only from namespaces team=frontend:8443 for app=admin" in sel and "ingress only from role=web:8443 for app=admin" in sel  # OR
     assert "ingress only from namespace ops for " in sel and "app=probe in any namespace" in sel
+    assert "ingress only from namespaces except (dev, kube-system) for app=public" in sel
 
 
 def test_warnings_at_their_yaml_lines(tmp_path, monkeypatch):
@@ -260,7 +261,9 @@ def selectors(draw, allow_empty=True):
 
 @st.composite
 def peers(draw):
-    kind = draw(st.sampled_from(["pod", "ns", "both", "named", "block"]))
+    kind = draw(st.sampled_from(["pod", "ns", "both", "named", "block", "except"]))
+    if kind == "except":
+        return {"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": draw(st.sampled_from([["kube-system"], ["shop", "data"]]))}]}}
     if kind == "pod":
         return {"podSelector": draw(selectors())}
     if kind == "ns":
