@@ -382,6 +382,23 @@ def test_real_world_policies_import_and_prove(tmp_path):
     assert no_change(policy_set(folders, "default"), compiled_set(tmp_path, run.out))
 
 
+@pytest.mark.parametrize(
+    "name, namespace, figures",
+    [
+        ("argo-cd/install-networkpolicies.yaml", "argocd", "7 NetworkPolicies read, 7 imported as 14 intents in 1 namespace"),
+        ("argo-cd/ha-install-networkpolicies.yaml", "argocd", "8 NetworkPolicies read, 8 imported as"),
+        ("kube-prometheus", "monitoring", "8 NetworkPolicies read, 8 imported as 19 intents in 1 namespace"),
+    ],
+)
+def test_published_chart_policies_import_and_prove(tmp_path, name, namespace, figures):
+    """Argo CD's and kube-prometheus's policies (fixtures the importer was not written against): imported whole, proven."""
+    path = str(Path(__file__).parent / "fixtures" / "real-world" / name)
+    run = run_cli("import", "-n", namespace, path)
+    assert run.code == 0, run.err
+    assert figures in run.err and "proof: equivalent" in run.err, run.err
+    assert no_change(policy_set([path], namespace), compiled_set(tmp_path, run.out))
+
+
 def test_annotations_are_candidates_only(tmp_path):
     """A hand-edited netpolc.io/intent that says more than the policy: the proof rejects it, and the idioms import the policy."""
     compiled = run_cli("compile", str(ROOT / "examples" / "three-tier")).out
