@@ -391,3 +391,18 @@ def test_compile_hook_without_args_reads_paths_and_output_from_the_config(repo):
     sh("git", "add", ".", check=True)
     result = sh("pre-commit", "run", "--all-files")
     assert result.returncode == 0, result.stdout
+
+
+def test_a_suppression_on_an_expect_line_silences_tests_own_warning(tmp_path):
+    text = (
+        "namespace shop\ndeny all\nuse dns\nallow app=cart to app=db:5432\n"
+        "expect app=chart -> app=db:5432 denied\n"
+        "expect app=chrt -> app=db:5432 denied  # a deliberate probe: netpolc: ignore[NP707]\n"
+    )
+    (tmp_path / "t.netpol").write_text(text, encoding="utf-8")
+    run = run_cli("test", str(tmp_path / "t.netpol"))
+    assert run.err.count("warning[NP707]") == 1 and "t.netpol:5:1: warning[NP707]" in run.err
+    assert "NP431" not in run.err  # the build cannot report NP707, so it does not call the comment unused
+    assert run_cli("test", "--strict", str(tmp_path / "t.netpol")).code == 1
+    (tmp_path / "t.netpol").write_text(text.replace("expect app=chart -> app=db:5432 denied\n", ""), encoding="utf-8")
+    assert run_cli("test", "--strict", str(tmp_path / "t.netpol")).code == 0
