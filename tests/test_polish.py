@@ -406,3 +406,17 @@ def test_a_suppression_on_an_expect_line_silences_tests_own_warning(tmp_path):
     assert run_cli("test", "--strict", str(tmp_path / "t.netpol")).code == 1
     (tmp_path / "t.netpol").write_text(text.replace("expect app=chart -> app=db:5432 denied\n", ""), encoding="utf-8")
     assert run_cli("test", "--strict", str(tmp_path / "t.netpol")).code == 0
+
+
+def test_groups_left_with_the_same_allowances_read_as_one_summary_line(write, tmp_path):
+    old = write({"a.netpol": "namespace shop\nallow app=api to app=db:5432\n"}, tmp_path / "old")
+    new = write({"a.netpol": "namespace shop\ndeny all\nuse dns\nallow app=api to app=db:5432\nallow app=web to app=api:80\n"}, tmp_path / "new")
+    lines = run_cli("diff", str(old), str(new)).out.splitlines()
+    summary = lines[2:lines.index("Details follow.")]
+    assert summary == [
+        "shop/app=api newly isolated for egress: everything except kube-system/k8s-app=kube-dns on 53/tcp+udp; shop/app=db on 5432 is cut",
+        "shop/app=api newly isolated for ingress: everything except shop/app=web on 80 is cut",
+        "shop/app=db, shop/(other pods) newly isolated for egress: everything except kube-system/k8s-app=kube-dns on 53/tcp+udp is cut",
+        "shop/app=web newly isolated for egress: everything except kube-system/k8s-app=kube-dns on 53/tcp+udp; shop/app=api on 80 is cut",
+        "shop/app=web, shop/(other pods) newly isolated for ingress: everything is cut",
+    ]
