@@ -400,6 +400,38 @@ def suggest_command(
     _finish(command.run, list(flows or []), output, list(namespaces or []), max_prefix, max_connections)
 
 
+@app.command("import")
+def import_command(
+    paths: Annotated[list[str], typer.Argument(help="NetworkPolicy YAML files or folders (searched for .yaml/.yml), or - for standard input.", show_default=False)],
+    namespace: Namespace = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write one DIR/<namespace>.netpol per namespace (replacing the ones import wrote before) instead of printing the program.", metavar="DIR")] = None,
+    cluster: Cluster = None,
+) -> None:
+    """Turn existing NetworkPolicy YAML into .netpol programs, proven equivalent.
+
+    Reads every NetworkPolicy (multi-document YAML, kind: List, JSON; other kinds
+    skipped with a note), writes idiomatic intents (deny all, use dns, allow A to
+    B, ingress only from ...), one program per namespace, formatted as `netpolc
+    fmt` formats it, each intent with a comment naming its policy and file:line.
+    Then it compiles the program and the engine compares its manifests with the
+    YAML on every flow (with --cluster also over the real pods). Exit 0 when all
+    was imported and proven; 1 when a policy was refused (listed at its YAML line,
+    kept as YAML) or the proof failed; 2 for bad usage or unreadable input. With
+    -o nothing is written unless what is written is proven.
+
+    Examples:
+
+      netpolc import deploy/netpol -o policies/
+
+      helm template . | netpolc import - -n shop
+
+      netpolc import deploy/netpol --cluster snapshot.yaml > imported.netpol
+    """
+    from .commands import import_ as command
+
+    _finish(command.run, list(paths or []), namespace, output, list(cluster or []))
+
+
 @app.command("lsp")
 def lsp_command() -> None:
     """Run the language server on standard input and output (for editors).
