@@ -257,10 +257,18 @@ def _only_widened(program: ir.Program) -> list[Diagnostic]:
     if not onlys:
         return out
     managed = set(program.namespaces)
+    by_namespace: dict[str, list[ir.Only]] = {}  # an allow can widen only the `only` lines of its pods' namespace
+    for only in onlys:
+        by_namespace.setdefault(only.namespace, []).append(only)
     for intent in program.intents:
         if not isinstance(intent, ir.Allow) or intent.origin.module:
             continue
-        for only in onlys:
+        near = {
+            pods.namespace.name
+            for pods in (intent.source, intent.destination)
+            if isinstance(pods, ir.Pods) and pods.namespace.kind == "named"
+        }
+        for only in (o for name in sorted(near) for o in by_namespace.get(name, ())):
             if only.direction == "egress":
                 pods, peer = intent.source, intent.destination
                 if not isinstance(pods, ir.Pods) or pods.namespace != ir.NamespaceRef("named", only.namespace):

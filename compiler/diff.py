@@ -78,15 +78,18 @@ class Diff:
 
     def isolations(self) -> list[Isolation]:
         """The groups the change newly isolates, each with what its isolated side still allows: the
-        summary that comes before the flows (which then list every address range that is cut)."""
+        summary that comes before the flows (which then list every address range that is cut).
+        Groups left with the same allowances read as one line."""
         universe = self.scene.universe
         endpoints = universe.endpoints
-        out: dict[tuple[str, str], Isolation] = {}
+        merged: dict[tuple, list[engine.Endpoint]] = {}
+        seen: set[tuple[str, str]] = set()
         for pod in sorted(universe.pods, key=simplicity):
             for direction in engine.DIRECTIONS:
                 key = (name(pod, universe), direction)
-                if key in out or self.old.side(pod, direction) is not None or self.new.side(pod, direction) is None:
+                if key in seen or self.old.side(pod, direction) is not None or self.new.side(pod, direction) is None:
                     continue
+                seen.add(key)
                 atoms_of: dict[int, list[int]] = {}
                 for atom in range(len(self.scene.atoms)):
                     for other in bits(self.new.allowed_mask(pod, direction, atom)):
@@ -94,12 +97,15 @@ class Diff:
                 peers_of: dict[tuple[int, ...], list[engine.Endpoint]] = {}
                 for other, atoms in atoms_of.items():
                     peers_of.setdefault(tuple(atoms), []).append(endpoints[other])
-                kept = sorted(
-                    ((self.names(peers), self.scene.describe_atoms(self.new, atoms)) for atoms, peers in peers_of.items()),
-                    key=lambda item: (item[0], item[1]),
-                )
-                out[key] = Isolation(key[0], direction, kept)
-        return sorted(out.values(), key=lambda i: (i.group, i.direction))
+                kept = tuple(sorted(
+                    (tuple(self.names(peers)), self.scene.describe_atoms(self.new, atoms)) for atoms, peers in peers_of.items()
+                ))
+                merged.setdefault((direction, kept), []).append(pod)
+        out = [
+            Isolation(", ".join(self.names(pods)), direction, [(list(peers), ports) for peers, ports in kept])
+            for (direction, kept), pods in merged.items()
+        ]
+        return sorted(out, key=lambda i: (i.group, i.direction))
 
     def names(self, endpoints: list[engine.Endpoint]) -> list[str]:
         """Names for a set of endpoints: `anything` for all of them, near-miss pods folded into their namespace's other pods."""

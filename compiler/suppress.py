@@ -129,6 +129,16 @@ def _not_allowed(code: str, span: Span | None, where: str) -> Diagnostic | None:
     return None
 
 
+def silence(diagnostics: list[Diagnostic], files: dict, project: tuple[str, ...] = ()) -> list[Diagnostic]:
+    """Only the filtering of `apply`, for warnings a command adds after the build (`test`'s NP707):
+    the build has already reported what the suppressions themselves deserve."""
+    here = {(name, item.line, item.code) for name, source in files.items() for item in comments(name, source.text)}
+    return [
+        d for d in diagnostics
+        if d.severity == ERROR or not ((d.span.file, d.span.line, d.code) in here or d.code in project)
+    ]
+
+
 def project_ignore() -> tuple[tuple[str, ...], dict[str, Span]]:
     """The config's `ignore` codes and where each is written (the config's own problems are reported by the commands)."""
     from .config import discover

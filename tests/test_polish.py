@@ -391,3 +391,32 @@ def test_compile_hook_without_args_reads_paths_and_output_from_the_config(repo):
     sh("git", "add", ".", check=True)
     result = sh("pre-commit", "run", "--all-files")
     assert result.returncode == 0, result.stdout
+
+
+def test_a_suppression_on_an_expect_line_silences_tests_own_warning(tmp_path):
+    text = (
+        "namespace shop\ndeny all\nuse dns\nallow app=cart to app=db:5432\n"
+        "expect app=chart -> app=db:5432 denied\n"
+        "expect app=chrt -> app=db:5432 denied  # a deliberate probe: netpolc: ignore[NP707]\n"
+    )
+    (tmp_path / "t.netpol").write_text(text, encoding="utf-8")
+    run = run_cli("test", str(tmp_path / "t.netpol"))
+    assert run.err.count("warning[NP707]") == 1 and "t.netpol:5:1: warning[NP707]" in run.err
+    assert "NP431" not in run.err  # the build cannot report NP707, so it does not call the comment unused
+    assert run_cli("test", "--strict", str(tmp_path / "t.netpol")).code == 1
+    (tmp_path / "t.netpol").write_text(text.replace("expect app=chart -> app=db:5432 denied\n", ""), encoding="utf-8")
+    assert run_cli("test", "--strict", str(tmp_path / "t.netpol")).code == 0
+
+
+def test_groups_left_with_the_same_allowances_read_as_one_summary_line(write, tmp_path):
+    old = write({"a.netpol": "namespace shop\nallow app=api to app=db:5432\n"}, tmp_path / "old")
+    new = write({"a.netpol": "namespace shop\ndeny all\nuse dns\nallow app=api to app=db:5432\nallow app=web to app=api:80\n"}, tmp_path / "new")
+    lines = run_cli("diff", str(old), str(new)).out.splitlines()
+    summary = lines[2:lines.index("Details follow.")]
+    assert summary == [
+        "shop/app=api newly isolated for egress: everything except kube-system/k8s-app=kube-dns on 53/tcp+udp; shop/app=db on 5432 is cut",
+        "shop/app=api newly isolated for ingress: everything except shop/app=web on 80 is cut",
+        "shop/app=db, shop/(other pods) newly isolated for egress: everything except kube-system/k8s-app=kube-dns on 53/tcp+udp is cut",
+        "shop/app=web newly isolated for egress: everything except kube-system/k8s-app=kube-dns on 53/tcp+udp; shop/app=api on 80 is cut",
+        "shop/app=web, shop/(other pods) newly isolated for ingress: everything is cut",
+    ]
