@@ -25,6 +25,8 @@ def analyze(program: ir.Program, only: set[int] | None = None) -> list[Diagnosti
     """
     out: list[Diagnostic] = []
     out += _duplicates_and_covered(program, only)
+    out += _covered_only(program, only)
+    out += _only_widened(program, only)
     out += _no_effect(program, only)
     out += _egress_without_dns(program, only)
     if program.cluster:
@@ -204,6 +206,16 @@ def _no_effect(program: ir.Program, only: set[int] | None = None) -> list[Diagno
                     "if those pods' namespace isolates egress, allow this flow there too (e.g. `allow ... to ...` in that namespace)",
                 )
             )
+        if isinstance(source, ir.World) and isolations.get(intent.namespace):
+            # `world` holds the namespace's own pods too, and an allow from world writes them no egress rule.
+            out.append(
+                Diagnostic(
+                    "NP407",
+                    intent.origin.user_span,
+                    f"the source `world` includes the pods of namespace {intent.namespace}, whose egress is isolated here, and they get no egress rule: netpolc writes egress rules only for pod sources",
+                    f"if those pods should reach it too, add `allow any to {_destination_text(destination)}{_ports_suffix(intent.ports)}` in namespace {intent.namespace}",
+                )
+            )
         if writes_ingress or writes_egress:
             continue
         if isinstance(source, ir.Pods) and source.namespace.kind == "named":
@@ -217,6 +229,8 @@ def _no_effect(program: ir.Program, only: set[int] | None = None) -> list[Diagno
             fix += f", or add the files of namespace {destination.namespace.name} to the program"
         elif isinstance(destination, ir.Pods):
             why_destination = "the destination's namespaces are chosen by labels, so no ingress policy can be placed for them"
+        elif isinstance(destination, ir.World):
+            why_destination = "the destination `world` is every address and every pod, for which no single ingress policy can be placed"
         else:
             why_destination = "the destination is addresses, which have no ingress policy"
         out.append(
@@ -228,6 +242,118 @@ def _no_effect(program: ir.Program, only: set[int] | None = None) -> list[Diagno
             )
         )
     return out
+
+
+def _destination_text(destination: ir.Peer) -> str:
+    if isinstance(destination, ir.Pods) and destination.namespace.kind == "named":
+        return str(destination.selector) if not destination.selector.is_empty else f"namespace {destination.namespace.name}"
+    return str(destination)
+
+
+def _covered_only(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
+    """NP403 for `only` lines: `ingress only from world:80` next to `ingress only from world` adds nothing."""
+    out = []
+    onlys = [i for i in program.intents if isinstance(i, ir.Only)]
+    by_side: dict[tuple, list[ir.Only]] = {}
+    for intent in onlys:
+        by_side.setdefault((intent.namespace, intent.direction), []).append(intent)
+    for group in by_side.values():
+        for intent in group:
+            if only is not None and id(intent) not in only:
+                continue
+            for other in group:
+                if other is intent or ir.intent_key(other) == ir.intent_key(intent):
+                    continue  # the same line twice is NP402
+                if (
+                    other.subject.covers(intent.subject)
+                    and peer_covers(other.peer, intent.peer)
+                    and ir.ports_contain(other.ports, intent.ports)
+                    and not (_only_covers(intent, other) and onlys.index(intent) < onlys.index(other))
+                ):
+                    out.append(
+                        Diagnostic(
+                            "NP403",
+                            intent.origin.user_span,
+                            f"`{intent.origin.describe()}` is already covered by `{other.origin.describe()}`",
+                            "remove this line, or narrow the wider one if it allows more than you meant",
+                            related=((other.origin.user_span, "covered by this intent"),),
+                        )
+                    )
+                    break
+    return out
+
+
+def _only_covers(outer: ir.Only, inner: ir.Only) -> bool:
+    return outer.subject.covers(inner.subject) and peer_covers(outer.peer, inner.peer) and ir.ports_contain(outer.ports, inner.ports)
+
+
+def _only_widened(program: ir.Program, asked: set[int] | None = None) -> list[Diagnostic]:
+    """NP430: an `allow` that gives pods an `only` line restricts a flow outside it (Kubernetes unions
+    the rules of every policy, so "only" would not be only). Allows from stdlib modules (`use dns`)
+    are the namespace's infrastructure and not reported."""
+    out = []
+    onlys = [i for i in program.intents if isinstance(i, ir.Only)]
+    if not onlys:
+        return out
+    managed = set(program.namespaces)
+    by_namespace: dict[str, list[ir.Only]] = {}  # an allow can widen only the `only` lines of its pods' namespace
+    for only in onlys:
+        by_namespace.setdefault(only.namespace, []).append(only)
+    for intent in program.intents:
+        if not isinstance(intent, ir.Allow) or intent.origin.module or asked is not None and id(intent) not in asked:
+            continue
+        near = {
+            pods.namespace.name
+            for pods in (intent.source, intent.destination)
+            if isinstance(pods, ir.Pods) and pods.namespace.kind == "named"
+        }
+        for only in (o for name in sorted(near) for o in by_namespace.get(name, ())):
+            if only.direction == "egress":
+                pods, peer = intent.source, intent.destination
+                if not isinstance(pods, ir.Pods) or pods.namespace != ir.NamespaceRef("named", only.namespace):
+                    continue
+            else:
+                pods, peer = intent.destination, intent.source
+                if ingress_target(pods, managed) is None or pods.namespace.name != only.namespace:
+                    continue
+            overlap = pods.selector.intersect(only.subject)
+            if overlap is None or (peer_covers(only.peer, peer) and ir.ports_contain(only.ports, intent.ports)):
+                continue
+            who = "pods" if only.subject.is_empty else f"pods `{only.subject}`"
+            if only.direction == "egress":
+                what = f"{who} may also send to `{_destination_text(peer)}{_ports_suffix(intent.ports)}`"
+                rewrite = f"`deny egress{_for(only)}` and `allow {_for_subject(only)} to {_destination_text(only.peer)}{_ports_suffix(only.ports)}`"
+            else:
+                what = f"{who} may also receive from `{_destination_text(peer)}`" + (f" on {_ports_suffix(intent.ports)[1:]}" if intent.ports else "")
+                rewrite = f"`deny ingress{_for(only)}` and `allow {_destination_text(only.peer)} to {_for_subject(only)}{_ports_suffix(only.ports)}`"
+            out.append(
+                Diagnostic(
+                    "NP430",
+                    intent.origin.user_span,
+                    f"this allow widens `{only.origin.describe()}` (line {only.origin.user_span.line}): {what}, since Kubernetes adds up the rules of every policy",
+                    f"if `only` is meant, remove this allow; if both are meant, replace the `only` line by {rewrite}, so that no line says only",
+                    related=((only.origin.user_span, "the `only` line it widens"),),
+                )
+            )
+            break
+    return out
+
+
+def _for(only: ir.Only) -> str:
+    return "" if only.subject.is_empty else f" for {only.subject}"
+
+
+def _for_subject(only: ir.Only) -> str:
+    return "any" if only.subject.is_empty else str(only.subject)
+
+
+def _ports_suffix(ports: tuple[ir.PortRange, ...]) -> str:
+    return ":" + ",".join(_port_text(p) for p in ports) if ports else ""
+
+
+def _port_text(port: ir.PortRange) -> str:
+    """A port as the language writes it (`*/udp` for every port of one protocol)."""
+    return f"*/{port.protocol.lower()}" if port.port is None else str(port)
 
 
 def _egress_without_dns(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:

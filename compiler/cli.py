@@ -57,9 +57,9 @@ def _finish(run, *args, **kwargs) -> None:
 
 @app.command("compile")
 def compile_command(
-    paths: Paths,
+    paths: Annotated[Optional[list[str]], typer.Argument(help=".netpol files or folders (folders are searched recursively); none: the `paths` of netpolc.toml.", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write one file per policy under DIR/<namespace>/ instead of printing a YAML stream.", metavar="DIR")] = None,
-    check: Annotated[bool, typer.Option("--check", help="With -o: write nothing; exit 1 and list what differs when DIR is stale.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="With -o (or `output` of netpolc.toml): write nothing; exit 1 and list what differs when DIR is stale.")] = False,
     strict: Strict = False,
     fmt: Format = "text",
     cni: Cni = None,
@@ -88,7 +88,7 @@ def compile_command(
     """
     from .commands import compile as command
 
-    _finish(command.run, paths, output, check, strict, fmt, cni or [], expand_port_ranges, named_port or [], api)
+    _finish(command.run, list(paths or []), output, check, strict, fmt, cni or [], expand_port_ranges, named_port or [], api)
 
 
 @app.command("check")
@@ -101,8 +101,11 @@ def check_command(
     cni: Cni = None,
     expand_port_ranges: Expand = None,
     named_port: NamedPort = None,
+    sarif: Annotated[Optional[str], typer.Option("--sarif", help="Also write the diagnostics to FILE as SARIF 2.1.0 (one run: annotations with --format github, and a code-scanning log).", metavar="FILE")] = None,
 ) -> None:
     """Report problems without writing anything (editors, pre-commit, CI).
+
+    With no paths, the `paths` of netpolc.toml are checked.
 
     Exit status: 0 clean (warnings allowed unless --strict), 1 errors found,
     2 bad usage or unreadable input.
@@ -116,10 +119,12 @@ def check_command(
       netpolc check --stdin --stdin-filename policies/shop.netpol < shop.netpol
 
       netpolc check policies/ --cni calico --cni cilium@1.15
+
+      netpolc check --format github --sarif netpolc.sarif policies/
     """
     from .commands import check as command
 
-    _finish(command.run, list(paths or []), fmt, strict, stdin, stdin_filename, cni or [], expand_port_ranges, named_port or [])
+    _finish(command.run, list(paths or []), fmt, strict, stdin, stdin_filename, cni or [], expand_port_ranges, named_port or [], sarif)
 
 
 @app.command("fmt")
@@ -393,6 +398,38 @@ def suggest_command(
     from .commands import suggest as command
 
     _finish(command.run, list(flows or []), output, list(namespaces or []), max_prefix, max_connections)
+
+
+@app.command("import")
+def import_command(
+    paths: Annotated[list[str], typer.Argument(help="NetworkPolicy YAML files or folders (searched for .yaml/.yml), or - for standard input.", show_default=False)],
+    namespace: Namespace = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write one DIR/<namespace>.netpol per namespace (replacing the ones import wrote before) instead of printing the program.", metavar="DIR")] = None,
+    cluster: Cluster = None,
+) -> None:
+    """Turn existing NetworkPolicy YAML into .netpol programs, proven equivalent.
+
+    Reads every NetworkPolicy (multi-document YAML, kind: List, JSON; other kinds
+    skipped with a note), writes idiomatic intents (deny all, use dns, allow A to
+    B, ingress only from ...), one program per namespace, formatted as `netpolc
+    fmt` formats it, each intent with a comment naming its policy and file:line.
+    Then it compiles the program and the engine compares its manifests with the
+    YAML on every flow (with --cluster also over the real pods). Exit 0 when all
+    was imported and proven; 1 when a policy was refused (listed at its YAML line,
+    kept as YAML) or the proof failed; 2 for bad usage or unreadable input. With
+    -o nothing is written unless what is written is proven.
+
+    Examples:
+
+      netpolc import deploy/netpol -o policies/
+
+      helm template . | netpolc import - -n shop
+
+      netpolc import deploy/netpol --cluster snapshot.yaml > imported.netpol
+    """
+    from .commands import import_ as command
+
+    _finish(command.run, list(paths or []), namespace, output, list(cluster or []))
 
 
 @app.command("lsp")

@@ -55,7 +55,7 @@ class Outcome:
         if v.allowed:
             fix = "narrow or remove the intent (policy) that allows it, or correct the expectation"
         else:
-            fix = f"allow it (e.g. `allow {_flow_words(expect)}`), or correct the expectation"
+            fix = _yaml_fix(v, expect) or f"allow it (e.g. `allow {_flow_words(expect)}`), or correct the expectation"
         where = f" ({self.on})" if self.on else ""
         return Diagnostic(
             "NP700",
@@ -80,6 +80,23 @@ class Outcome:
         if self.verdict is not None:
             out["flow"] = flow_dict(self.verdict, self.expect.port, self.scene.universe)
         return out
+
+
+def _yaml_fix(v: engine.Verdict, expect: ir.Expect) -> str | None:
+    """For a flow that policies read from YAML (`--policies`) deny: the rule to add there, not a `.netpol` line."""
+    for side in (v.ingress, v.egress):
+        if side.allowed or not side.isolated_by or any(p.intent for p in side.isolated_by):
+            continue  # allowed here, decided by a cluster tier only, or by netpolc's own intents
+        policy = sorted(side.isolated_by, key=lambda p: (not p.rules(side.direction), p.name))[0]
+        key, peer = ("from", "the source") if side.direction == engine.INGRESS else ("to", "the destination")
+        where = f" ({policy.source})" if policy.source else ""
+        port = f"{expect.port.port}/{expect.port.protocol}"
+        return (
+            f"allow it in the YAML: add to `{policy.namespace}/{policy.name}`{where} an {side.direction} rule whose `{key}` "
+            f"matches {peer} and whose `ports` include {port} (or a new NetworkPolicy selecting the same pods with that rule), "
+            "or correct the expectation"
+        )
+    return None
 
 
 def _flow_words(expect: ir.Expect) -> str:

@@ -34,6 +34,9 @@ from . import ir, nodes
 from .diagnostics import Diagnostic
 
 WIDE = None  # touch() of an intent whose peer is namespaces chosen by labels, or every namespace
+# Findings whose text names no line: when their intents move, they move with them. Any other
+# finding that involves a moved line is judged again (NP430 says the line of the `only` it widens).
+MOVABLE_FINDINGS = frozenset({"NP401", "NP402", "NP403", "NP404", "NP407"})
 
 
 def touch(intent) -> frozenset[str] | None:
@@ -301,8 +304,9 @@ class Cache:
                     break
                 lines = grown
             # The other findings are the old ones, at the new lines of the intents that moved.
-            kept = [_moved(d, change.spans) for d in findings if d.span not in lines]
-            if all(d.span not in lines for d in kept):
+            pairs = [(d, _moved(d, change.spans)) for d in findings if d.span not in lines]
+            kept = [new for _, new in pairs]
+            if all(d.span not in lines for d in kept) and all(new is old or old.code in MOVABLE_FINDINGS for old, new in pairs):
                 found = kept + analyze(program, only={id(i) for i in more})
                 self.stats.analysed = len(more)
         if found is None:

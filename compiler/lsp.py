@@ -24,7 +24,7 @@ from .diagnostics import Diagnostic
 from .fmt import split_comment
 from .incremental import Cache
 from .paths import shipped_dir
-from .resolve import SUFFIX, Input, InputError, display_name, expand_inputs
+from .resolve import NAMES_BASE, SUFFIX, Input, InputError, display_name, expand_inputs, project_root
 from .source import MAX_SOURCE_BYTES, SourceFile, Span
 
 DEBOUNCE_SECONDS = 0.3  # the wait after a keystroke before a build starts, while builds are slow
@@ -259,6 +259,15 @@ class NetpolServer(LanguageServer):
                 gc.enable()
 
     def _compile(self, project: Project, documents: list[Document], generation: int) -> Build:
+        # Files are named relative to the workspace folder (hover's netpolc.io/source, diagnostics),
+        # whatever folder the editor started the server in.
+        token = NAMES_BASE.set(project.root)
+        try:
+            return self._compile_named(project, documents, generation)
+        finally:
+            NAMES_BASE.reset(token)
+
+    def _compile_named(self, project: Project, documents: list[Document], generation: int) -> Build:
         from .pipeline import build
 
         root = project.root
@@ -274,7 +283,7 @@ class NetpolServer(LanguageServer):
             overrides[name] = document.text  # over the size limit: NP103 from the pipeline, as `check` says
             names[name] = document.uri
             if not any(item.name == name for item in inputs):
-                inputs.append(Input(path, name, root))
+                inputs.append(Input(path, name, project_root(root)))  # the project `use` may not leave, as on the command line
         result = build(inputs, overrides=overrides, prove=False, cache=project.cache)
         done = Build(generation, result, names, {d.uri: d.version for d in documents})
         for d in result.diagnostics:
@@ -370,7 +379,7 @@ class NetpolServer(LanguageServer):
             text = "netpolc is compiling the project: hover again once its diagnostics are updated."
             return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
         result = build.result
-        name = display_name(fs_path(uri))
+        name = display_name(fs_path(uri), project.root)
         line = position.line + 1
         statement = self.statement_at(result, name, line)
         if statement is None:

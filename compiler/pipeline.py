@@ -37,12 +37,13 @@ def parse_file(source):
 
 def build(
     inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True,
-    api: str = "v1alpha2", cache=None,
+    api: str = "v1alpha2", ignore: tuple[tuple[str, ...], dict] | None = None, cache=None,
 ) -> Result:
     """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program.
 
     `emit=False` stops after the checks of the source (what `netpolc check` reports when no
     CNI is named: emitting and proving would add start-up time and no diagnostic).
+    `ignore` is (codes, {code: span}) silenced project-wide; None reads the config's `ignore`.
     `cache` (an `incremental.Cache`, kept from build to build) reuses what unchanged files and
     namespaces gave last time; the result is the same as without it.
     """
@@ -53,7 +54,8 @@ def build(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(inputs, overrides, prove, validate, cni, emit, api, cache)
+        result = _build(inputs, overrides, prove, validate, cni, emit, api, cache)
+        return _suppressed(result, ignore, emit and prove, cni is not None)
     finally:
         if enabled:
             gc.enable()
@@ -139,6 +141,24 @@ def cluster_manifests(emitted) -> list:
                     rules[(direction, index)] = rule.intent.origin.user_span
         out.append(ClusterManifest(item.manifest(), item.section.origin.user_span, rules))
     return out
+
+
+def _suppressed(result: Result, ignore, proved: bool, targets: bool) -> Result:
+    """Warnings silenced by `# netpolc: ignore[...]` comments and the config's `ignore` (never errors)."""
+    from .suppress import apply, project_ignore
+
+    codes, spans = project_ignore() if ignore is None else ignore
+    files = result.resolved.files if result.resolved else {}
+    if not codes and not any("netpolc:" in source.text for source in files.values()):
+        return result
+
+    def judged(code: str) -> bool:
+        """Whether this build could have reported `code` (else an unused suppression of it is not stale)."""
+        family = code[2:3]
+        return result.ok and (family in "1234" or family == "5" and proved or family == "6" and targets)
+
+    result.diagnostics = sorted_unique(apply(result.diagnostics, files, codes, spans, judged))
+    return result
 
 
 def _done(result: Result) -> Result:

@@ -65,8 +65,9 @@ def edit(rnd: random.Random, lines: list[str], name: str) -> None:
     body = range(1, len(lines)) if lines and lines[0].startswith("namespace") else range(len(lines))
     if roll < 0.35 and body:
         lines[rnd.choice(body)] = random_line(rnd, here)
-    elif roll < 0.6:
-        lines.insert(rnd.randrange(1, len(lines) + 1) if body else len(lines), random_line(rnd, here))
+    elif roll < 0.6:  # a statement, or a comment that only moves the lines below it
+        line = random_line(rnd, here) if rnd.random() < 0.7 else "# a comment"
+        lines.insert(rnd.randrange(1, len(lines) + 1) if body else len(lines), line)
     elif roll < 0.75 and len(body) > 1:
         del lines[rnd.choice(body)]
     elif roll < 0.82 and len(body) > 1:
@@ -307,3 +308,19 @@ def test_the_server_rebuilds_incrementally_and_publishes_what_a_full_compile_say
         shown = build_after(wire, b, 4, a, c)
         assert shown == {a: full("a.netpol"), b: full("b.netpol"), c: full("c.netpol")} == {a: [], b: [], c: [("NP404", 1, 0)]}
         assert "port: 5432" in hover_text(wire, c, 2)
+
+
+def test_a_finding_that_names_a_moved_line_is_judged_again(tmp_path, monkeypatch):
+    """NP430's message says the line of the `only` line it widens: when that line moves, the finding (in another file) follows it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shop.netpol").write_text("namespace shop\nuse dns\negress only to 10.0.0.0/8:443 for app=db\n")
+    (tmp_path / "pay.netpol").write_text("namespace pay\nallow app=db in namespace shop to app=x:80\n")
+    inputs = expand_inputs(["."])
+    cache = Cache()
+    [before] = [d for d in build(inputs, cache=cache).diagnostics if d.code == "NP430"]
+    assert "(line 3)" in before.message and before.span.file == "pay.netpol"
+    moved = {"shop.netpol": "namespace shop\nuse dns\n# a comment: the only line moves down\negress only to 10.0.0.0/8:443 for app=db\n"}
+    result = build(inputs, overrides=moved, cache=cache)
+    same(result, build(inputs, overrides=moved))
+    [after] = [d for d in result.diagnostics if d.code == "NP430"]
+    assert "(line 4)" in after.message and after.related[0][0].line == 4

@@ -16,6 +16,14 @@ def exit_code(diagnostics, strict: bool) -> int:
     return EXIT_OK
 
 
+def project_defaults() -> tuple[list[str], str | None]:
+    """The config's `paths` and `output` (what `check` and `compile` read when the command line names none)."""
+    from ..config import discover
+
+    config, _ = discover()  # a bad config is reported by targets(), with its lines
+    return (list(config.paths), config.output) if config else ([], None)
+
+
 def inputs(paths: list[str]):
     from ..resolve import InputError, expand_inputs
 

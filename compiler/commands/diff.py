@@ -65,7 +65,8 @@ def run(
     result = diff(old.policies, new.policies, old.context + new.context, snapshot)
     opened, closed = result.rows("opened"), result.rows("closed")
     if fmt == "json":
-        document = {"old": labels[0], "new": labels[1], "opened": opened, "closed": closed}
+        isolated = [{"group": i.group, "direction": i.direction, "still_allowed": [{"peers": p, "ports": ports} for p, ports in i.kept]} for i in result.isolations()]
+        document = {"old": labels[0], "new": labels[1], "newly_isolated": isolated, "opened": opened, "closed": closed}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     elif fmt == "markdown":
         sys.stdout.write(_markdown(result, labels))
@@ -74,8 +75,21 @@ def run(
     return EXIT_FINDINGS if fail_on_closed and closed else EXIT_OK
 
 
+def isolation_line(isolation) -> str:
+    """`shop/app=web newly isolated for ingress: everything except 10.0.0.0/8 on 443 is cut`."""
+    if not isolation.kept:
+        return f"{isolation.group} newly isolated for {isolation.direction}: everything is cut"
+    kept = "; ".join(f"{', '.join(peers)} on {ports}" for peers, ports in isolation.kept)
+    return f"{isolation.group} newly isolated for {isolation.direction}: everything except {kept} is cut"
+
+
 def _text(result, labels) -> str:
     out = [f"netpolc diff {labels[0]} -> {labels[1]}"]
+    isolations = result.isolations()
+    if isolations:
+        out.append("")
+        out += [isolation_line(i) for i in isolations]
+        out.append("Details follow.")
     for kind in ("closed", "opened"):
         groups = result.grouped(kind)
         count = len(result.rows(kind))
@@ -93,6 +107,10 @@ def _markdown(result, labels) -> str:
     opened, closed = result.rows("opened"), result.rows("closed")
     out = [f"### netpolc diff: {len(closed)} flow{'s' * (len(closed) != 1)} closed, {len(opened)} opened", ""]
     out.append(f"Comparing `{labels[0]}` with `{labels[1]}` (computed from the policies, not from the text).")
+    isolations = result.isolations()
+    if isolations:
+        out.append("")
+        out += [f"- **{isolation_line(i)}**" for i in isolations]
     if not result.changes:
         out += ["", "No flow changes: both sides allow exactly the same traffic."]
     for kind, title in (("closed", "Closed (no longer allowed)"), ("opened", "Opened (newly allowed)")):
@@ -207,10 +225,22 @@ def _git_tree(revision: str, paths: list[str]):
             relative.append(Path(path).resolve().relative_to(toplevel.resolve()).as_posix() or ".")
         except ValueError:
             raise UsageError(f"{path}: outside the git repository {toplevel.name}") from None
+    from ..resolve import project_root
+
     with tempfile.TemporaryDirectory(prefix="netpolc-diff-") as tmp:
         root = Path(tmp)
+        (root / "repo" / ".git").mkdir(parents=True)  # the export's repository root, as project_root() finds it
+        wanted = []
         for path, rel in zip(paths, relative):
-            archive = _git("-C", str(toplevel), "archive", "--format=tar", revision, "--", rel)
+            wanted.append(rel)
+            # The project the path belongs to (netpolc.toml, else the repository root): its .netpol
+            # files come along, so a `use "../shared/base.netpol"` reads as it does in the working tree.
+            here = Path(path)
+            project = project_root(here if here.is_dir() else here.parent).relative_to(toplevel.resolve()).as_posix()
+            prefix_glob = "" if project == "." else f"{project}/"
+            wanted += [f":(glob){prefix_glob}**/*.netpol", f"{prefix_glob}netpolc.toml", f"{prefix_glob}pyproject.toml"]
+        for spec in dict.fromkeys(wanted):
+            archive = _git("-C", str(toplevel), "archive", "--format=tar", revision, "--", spec)
             if archive.returncode != 0:
                 continue  # the path did not exist at that revision
             with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:

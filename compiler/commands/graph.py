@@ -53,7 +53,7 @@ def run(
     try:  # replaced in one step; a link named here is kept and the file it points to replaced
         into = write_file(output, data)
     except OutputError as err:
-        sys.stderr.write(f"error[{err.code}]: {err.message}\n  help: {err.hint}\n")
+        sys.stderr.write(err.report())
         return EXIT_FINDINGS
     through = f" (into {into}, the file it links to)" if into else ""
     sys.stderr.write(f"wrote {output}{through} ({len(graph.nodes)} nodes, {len(graph.edges)} edges)\n")

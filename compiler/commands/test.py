@@ -33,7 +33,10 @@ def run(
 
     outcomes = check_all(space.policies, space.context, expects, space.snapshot, block_readings(list(cni)))
     failures = [o.diagnostic() for o in outcomes if not o.passed and not o.vacuous]
-    findings = sorted_unique(space.diagnostics + unmatched(outcomes, [space.policies, *space.context]))
+    from ..suppress import project_ignore, silence
+
+    about_nothing = silence(unmatched(outcomes, [space.policies, *space.context]), space.files, project_ignore()[0])
+    findings = sorted_unique(space.diagnostics + about_nothing)
     _print(fmt, space, outcomes, findings + failures)
     if failures:
         return EXIT_FINDINGS

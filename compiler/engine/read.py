@@ -71,6 +71,9 @@ def _read_policy(manifest: Mapping, position: int, namespace: str | None) -> Pol
         if not isinstance(types, list) or not all(t in ("Ingress", "Egress") for t in types):
             raise PolicyError(f"{where} spec.policyTypes", "must be a list of Ingress and/or Egress")
         isolates = {t.lower() for t in types}
+    # Rules of a direction policyTypes does not list are ignored, as the API defines it (not allowed on top of another policy's isolation).
+    ingress = ingress if INGRESS in isolates else ()
+    egress = egress if EGRESS in isolates else ()
     annotations = metadata.get("annotations") or {}
     if not isinstance(annotations, Mapping):
         raise PolicyError(f"{where} metadata.annotations", "must be a mapping")
