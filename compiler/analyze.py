@@ -231,6 +231,31 @@ def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
                     "add `use dns` to this namespace (or `use dns-node-local` / `use dns-openshift` on those platforms)",
                 )
             )
+            out += _names_never_resolved(program, intent)
+    return out
+
+
+def _names_never_resolved(program: ir.Program, isolation) -> list[Diagnostic]:
+    """NP616: the intents to DNS names of pods that cannot query DNS (the lookup fails, so the connection is never made)."""
+    from .fqdn import name_intents, peer_of
+
+    out = []
+    for intent in name_intents(program):
+        if isinstance(intent, ir.Only):
+            same = intent.namespace == isolation.namespace and isolation.subject.covers(intent.subject)
+        else:
+            source = intent.source
+            same = source.namespace == ir.NamespaceRef("named", isolation.namespace) and source.selector.intersect(isolation.subject) is not None
+        if same:
+            out.append(
+                Diagnostic(
+                    "NP616",
+                    intent.origin.user_span,
+                    f"`{peer_of(intent)}` can never be resolved by these pods: their egress is isolated and DNS is not allowed, "
+                    "so the lookup fails and the connection is never made",
+                    "add `use dns` to this namespace (the CNI's name rule allows the addresses, not the lookup)",
+                )
+            )
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from . import ir, nodes, values
+from . import dnsnames, ir, nodes, values
 from .diagnostics import Diagnostic
 from .resolve import Placed, Resolved
 from .source import Span
@@ -282,7 +282,16 @@ class _Lowering:
             return ir.Pods(ir.NamespaceRef("all"), ir.EVERYTHING)
         if isinstance(target, nodes.WorldTarget):
             return ir.World()
+        if isinstance(target, nodes.NameTarget):
+            return self.dns_name(target.name)
         return self.block(target)
+
+    def dns_name(self, word: nodes.Word) -> ir.Name | None:
+        found = dnsnames.problem(word.text)
+        if found is not None:
+            self.error("NP430", word.span, *found)
+            return None
+        return ir.Name(word.text)
 
     def excluded_names(self, names: tuple[nodes.Word, ...]) -> bool:
         """The names of `namespaces except (...)` are namespace names (checked as such, not as label values)."""
@@ -302,13 +311,17 @@ class _Lowering:
                     Diagnostic(
                         "NP421",
                         req.key.span,
-                        f"`{shown(req.key.text)}` is read as a label: pods that carry a label key `{shown(req.key.text)}`, not the host of that name",
-                        "NetworkPolicy cannot select by DNS name: write the addresses the name resolves to as a CIDR "
-                        "(e.g. `203.0.113.0/24:443`); if it is a label key, this warning can be ignored",
+                        f"`{shown(req.key.text)}` is read as a label: pods that carry a label key `{shown(req.key.text)}`, not the host of that name "
+                        "(it stands with other terms or a namespace, where a name cannot)",
+                        f"for the host, write the name alone as the destination (`to {shown(req.key.text)}:443`); "
+                        "if it is a label key, this warning can be ignored",
                     )
                 )
 
     def source_peer(self, node: nodes.Peer, namespace: str) -> ir.Peer | None:
+        if isinstance(node.target, nodes.NameTarget):
+            self.name_as_source(node.target)
+            return None
         if node.ports:
             self.error(
                 "NP310",
@@ -318,6 +331,16 @@ class _Lowering:
             )
             return None
         return self.peer(node, namespace)
+
+    def name_as_source(self, target: nodes.NameTarget, how: str = "the source of a flow") -> None:
+        """NP431: CNIs learn a name's addresses from the DNS answers the selected pods receive, so a name can only be a destination."""
+        self.error(
+            "NP431",
+            target.span,
+            f"a DNS name cannot be {how}: `{shown(target.name.text)}`",
+            "CNIs learn which addresses a name has from the DNS answers their own pods receive, so a name can only be "
+            "an egress destination; for traffic coming from outside write its addresses as a CIDR (`ingress only from 203.0.113.0/24`)",
+        )
 
     def flow(self, st: nodes.AllowStmt | nodes.ExpectStmt, namespace: str):
         """(source, destination, destination ports) of `allow` and `expect`, or None if any is invalid."""
@@ -365,6 +388,9 @@ class _Lowering:
                 return None
             return ir.Allow(ns, source, destination, ports, origin)
         if isinstance(st, nodes.OnlyStmt):
+            if st.direction == "ingress" and isinstance(st.peer.target, nodes.NameTarget):
+                self.name_as_source(st.peer.target, "a source (`ingress only from`)")
+                return None
             subject = self.selector(st.subject)
             peer = self.peer(st.peer, ns)
             ports = self.ports(st.peer.ports)
@@ -434,6 +460,9 @@ class _Lowering:
                 )
                 return None
             source = self.source_peer(st.source, "")
+            if isinstance(st.destination.target, nodes.NameTarget):
+                self.cluster_name(st, action, section)
+                return None
             destination = self.peer(st.destination, "")
             ports = self.cluster_ports(st.destination.ports)
             if source is None or destination is None or ports is None:
@@ -493,6 +522,22 @@ class _Lowering:
             )
             return None
         raise AssertionError(f"unexpected statement {type(st).__name__} in a cluster section")
+
+    def cluster_name(self, st, action: str, section: ir.Section) -> None:
+        """NP432: names in cluster sections. ClusterNetworkPolicy holds `domainNames` in Admin-tier Accept rules only,
+        and a deny by name is unsafe; netpolc writes names in namespace rules (the CNI's own object)."""
+        span = st.destination.target.span
+        if action != ir.ACCEPT:
+            verb = "deny" if action == ir.DENY else "pass"
+            message = f"a DNS name in a `{verb}` rule: a CNI that has not seen every DNS answer for the name lets the traffic through"
+            hint = "allow the names you need, then deny the rest (`allow app=x to api.stripe.com:443` then `deny app=x to world`)"
+        elif section.tier == ir.BASELINE:
+            message = "a DNS name in a baseline section: ClusterNetworkPolicy allows `domainNames` in the Admin tier only"
+            hint = "move the rule to a `cluster admin priority N` section, or write it in the namespace (`egress only to NAME for S`)"
+        else:
+            message = "a DNS name in a cluster section: netpolc writes names in namespace rules, as the target CNI's object"
+            hint = "write it in the namespace (`egress only to NAME:PORT for S`, or `allow S to NAME:PORT`) and compile with --cni"
+        self.error("NP432", span, message, hint)
 
     def cluster_ports(self, nodes_: tuple[nodes.Port, ...] | None) -> tuple[ir.PortRange, ...] | None:
         """Ports of a cluster rule: a named port means that container port whatever its protocol (the API gives none)."""
@@ -558,19 +603,7 @@ def _written(value: str) -> str:
     return EMPTY_VALUE if value == "" else value
 
 
-HOST_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def looks_like_host_name(text: str) -> bool:
-    """A DNS name such as `api.stripe.com`: two or more dot-separated DNS labels, the last alphabetic, and no `/` or `=`.
-
-    A label key with a prefix (`app.kubernetes.io/part-of`) has a `/` and is not one. Kept in one
-    place: DNS-name peers, when the language has them, start from the same test.
-    """
-    if "/" in text or "=" in text or "." not in text or len(text) > 253:
-        return False
-    parts = text.lower().split(".")
-    return len(parts) >= 2 and all(HOST_LABEL.match(part) for part in parts) and parts[-1].isalpha() and len(parts[-1]) >= 2
+from .dnsnames import looks_like_host_name  # noqa: E402  (re-exported: the one test of what reads as a name)
 
 
 def _source(node: nodes.Selector) -> str:

@@ -37,12 +37,14 @@ def parse_file(source):
 
 def build(
     inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True,
-    api: str = "v1alpha2",
+    api: str = "v1alpha2", fqdn_targets=None,
 ) -> Result:
     """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program.
 
     `emit=False` stops after the checks of the source (what `netpolc check` reports when no
     CNI is named: emitting and proving would add start-up time and no diagnostic).
+    `fqdn_targets` (`capabilities.Options`): the CNIs that choose the DNS-name backend when `cni`
+    is not given (the flow commands: they evaluate, they do not check capabilities).
     """
     import gc
 
@@ -51,13 +53,13 @@ def build(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(inputs, overrides, prove, validate, cni, emit, api)
+        return _build(inputs, overrides, prove, validate, cni, emit, api, fqdn_targets)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str) -> Result:
+def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str, fqdn_targets=None) -> Result:
     from .resolve import resolve
 
     resolved = resolve(inputs, parse_file, overrides)  # parse every file; imports; namespaces
@@ -71,6 +73,12 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
     program, found = lower(resolved)  # validate values, build intents
     diagnostics += found
     result.program = program
+    if has_errors(diagnostics):
+        return _done(result)
+
+    from .fqdn import select
+
+    diagnostics += select(program, cni if cni is not None else fqdn_targets)  # DNS names: the object the target CNIs know, or a refusal
     if has_errors(diagnostics):
         return _done(result)
 
@@ -123,7 +131,7 @@ def cluster_manifests(emitted) -> list:
 
     out = []
     for item in emitted:
-        if item.kind == "NetworkPolicy":
+        if not hasattr(item, "block"):  # NetworkPolicy and the DNS-name objects: checked by their own rows
             continue
         rules = {}
         if item.block is not None:

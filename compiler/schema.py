@@ -24,6 +24,8 @@ CRD_SCHEMAS = {
     ("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy"): "clusternetworkpolicy-v1alpha2.json",
     ("policy.networking.k8s.io/v1alpha1", "AdminNetworkPolicy"): "adminnetworkpolicy-v1alpha1.json",
     ("policy.networking.k8s.io/v1alpha1", "BaselineAdminNetworkPolicy"): "baselineadminnetworkpolicy-v1alpha1.json",
+    ("cilium.io/v2", "CiliumNetworkPolicy"): "ciliumnetworkpolicy-v2-trimmed.json",
+    ("crd.antrea.io/v1beta1", "ClusterNetworkPolicy"): "antrea-clusternetworkpolicy-v1beta1.json",
 }
 # OpenAPI formats of Kubernetes schemas; JSON types already bound them enough for emitted objects.
 OPENAPI_FORMATS = {"int32": lambda value: True, "int64": lambda value: True}

@@ -188,6 +188,8 @@ class Index:
             mask = self.node_mask(peer.node_selector)
         elif peer.kind == "block":
             mask = self.block_mask(peer.cidr, peer.excepts)
+        elif peer.kind == "name":
+            mask = _mask((i for i, e in enumerate(self.universe.endpoints) if peer.matches(e, "", self.universe)), self.size)
         elif peer.namespace_kind in ("policy", "named"):
             namespace = policy_namespace if peer.namespace_kind == "policy" else peer.namespace_name
             mask = _mask(self.pods_in(namespace, peer.pod_selector), self.size)

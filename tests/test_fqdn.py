@@ -1,0 +1,232 @@
+"""Egress to DNS names: the grammar's reading, the wildcard meaning, the engine's verdicts, each backend's golden output
+(schema-valid), the refusals (plain NetworkPolicy, Calico OSS, mixed fleets) and every trap's diagnostic."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from compiler import dnsnames, nodes
+from compiler.parser import parse
+from compiler.schema import crd_schema, schema_errors
+from compiler.source import SourceFile
+from compiler.transform import to_module
+from conftest import REPO, build_text, run_cli
+
+GOLDEN = REPO / "tests" / "fixtures" / "fqdn"
+CHECKOUT = "namespace shop\n\negress only to api.stripe.com:443 for app=checkout\n"
+EXPECTS = (
+    "expect app=checkout -> api.stripe.com:443 allowed\n"
+    "expect app=checkout -> api.stripe.com:80 denied\n"
+    "expect app=checkout -> evil.example.com:443 denied\n"
+    "expect app=checkout -> 203.0.113.7:443 denied\n"
+)
+
+
+def target_of(text: str):
+    (statement,) = to_module(parse(SourceFile("t.netpol", text))[0], "t.netpol").statements
+    return statement.peer.target if hasattr(statement, "peer") else statement.destination.target
+
+
+def error_codes(result) -> list[str]:
+    return [d.code for d in result.diagnostics if d.is_error]
+
+
+# ---------------------------------------------------------------- the language
+
+
+@pytest.mark.parametrize(
+    "line, kind",
+    [
+        ("egress only to api.stripe.com:443", nodes.NameTarget),
+        ("egress only to api.stripe.com.:443", nodes.NameTarget),  # an absolute name, as written
+        ("egress only to *.stripe.com:443", nodes.NameTarget),
+        ("egress only to **.stripe.com", nodes.NameTarget),
+        ("egress only to api-*.stripe.com:443", nodes.NameTarget),
+        ("egress only to app.kubernetes.io/part-of", nodes.PodTarget),  # a `/`: a label key
+        ("egress only to api.stripe.com,tier=x:443", nodes.PodTarget),  # with other terms: labels only
+        ("egress only to api.stripe.com in namespace billing", nodes.PodTarget),
+        ("egress only to app=web", nodes.PodTarget),
+        ("egress only to 10.0.0.1:443", nodes.IpTarget),
+        ("egress only to monitored", nodes.PodTarget),  # no dot
+    ],
+)
+def test_a_lone_dotted_term_is_a_name_and_everything_else_keeps_its_reading(line, kind):
+    assert type(target_of(line + "\n")) is kind
+
+
+def test_ports_keep_their_star_form_next_to_name_wildcards():
+    result = build_text("namespace a\ndeny all\nallow app=x to app=y:53/tcp,*/udp\n")
+    assert error_codes(result) == []
+
+
+@pytest.mark.parametrize(
+    "pattern, name, covered",
+    [
+        ("api.stripe.com", "api.stripe.com", True),
+        ("api.stripe.com.", "api.stripe.com", True),
+        ("api.stripe.com", "eu.api.stripe.com", False),
+        ("*.stripe.com", "api.stripe.com", True),
+        ("*.stripe.com", "stripe.com", False),  # never the apex
+        ("*.stripe.com", "eu.api.stripe.com", False),  # one label only
+        ("**.stripe.com", "eu.api.stripe.com", True),
+        ("**.stripe.com", "api.stripe.com", True),
+        ("**.stripe.com", "stripe.com", False),
+        ("api-*.stripe.com", "api-eu.stripe.com", True),
+        ("api-*.stripe.com", "api-eu.x.stripe.com", False),  # never across a dot
+        ("api-*.stripe.com", "web.stripe.com", False),
+    ],
+)
+def test_wildcard_meaning(pattern, name, covered):
+    assert dnsnames.matches(pattern, name) is covered
+
+
+# ---------------------------------------------------------------- Cilium
+
+
+def test_cilium_writes_toFQDNs_with_the_dns_rule_golden_and_schema_valid(write):
+    root = write({"a.netpol": CHECKOUT})
+    run = run_cli("compile", "--cni", "cilium", str(root / "a.netpol"))
+    assert run.code == 0, run.out + run.err
+    documents = [d for d in yaml.safe_load_all(run.out) if d]
+    assert [d["kind"] for d in documents] == ["CiliumNetworkPolicy"]
+    (policy,) = documents
+    assert schema_errors(policy) == []
+    import jsonschema
+
+    jsonschema.validate(policy, crd_schema("cilium.io/v2", "CiliumNetworkPolicy"))
+    golden = (GOLDEN / "cilium-checkout.yaml").read_text("utf-8")
+    assert run.out.replace(str(root / "a.netpol"), "a.netpol") == golden
+    spec = policy["spec"]
+    assert spec["endpointSelector"] == {"matchLabels": {"app": "checkout"}}
+    assert spec["egress"][0] == {"toFQDNs": [{"matchName": "api.stripe.com"}], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}
+    dns = spec["egress"][1]
+    assert dns["toEndpoints"] == [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns"}}]
+    assert dns["toPorts"][0]["rules"] == {"dns": [{"matchPattern": "*"}]}  # search-list lookups (musl) pass too
+    assert {p["protocol"] for p in dns["toPorts"][0]["ports"]} == {"UDP", "TCP"}
+    assert "info[NP615]" in run.err
+
+
+def test_cilium_output_is_byte_identical_across_runs(write):
+    root = write({"a.netpol": CHECKOUT + "allow app=web to *.stripe.com:443\ndeny egress for app=web\nuse dns\n"})
+    first = run_cli("compile", "--cni", "cilium", str(root))
+    second = run_cli("compile", "--cni", "cilium", str(root))
+    assert first.code == 0 and first.out == second.out
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(first.out) if d]
+    assert ("CiliumNetworkPolicy", "web-allow-to-any-stripe-com-443") in kinds
+    wildcard = next(d for d in yaml.safe_load_all(first.out) if d and d["metadata"]["name"] == "web-allow-to-any-stripe-com-443")
+    assert wildcard["spec"]["egress"][0]["toFQDNs"] == [{"matchPattern": "*.stripe.com"}]
+    assert wildcard["spec"]["endpointSelector"] == {"matchLabels": {"app": "web"}}  # only the isolated pods: nobody new isolated
+
+
+def test_engine_verdicts_for_names(write):
+    root = write({"a.netpol": CHECKOUT + EXPECTS})
+    run = run_cli("test", "--cni", "cilium", str(root))
+    assert (run.code, run.out.strip().splitlines()[-1]) == (0, "4 passed, 0 failed")
+    wrong = write({"a.netpol": CHECKOUT + "expect app=checkout -> evil.example.com:443 allowed\n"})
+    run = run_cli("test", "--cni", "cilium", str(wrong))
+    assert run.code == 1
+    assert "evil.example.com on 443/TCP is denied" in run.out
+
+
+def test_wildcard_verdicts_one_label_and_several(write):
+    text = (
+        "namespace shop\negress only to *.stripe.com:443 for app=a\negress only to **.example.com:443 for app=b\n"
+        "expect app=a -> api.stripe.com:443 allowed\nexpect app=a -> stripe.com:443 denied\nexpect app=a -> eu.api.stripe.com:443 denied\n"
+        "expect app=b -> eu.api.example.com:443 allowed\nexpect app=b -> example.com:443 denied\n"
+    )
+    run = run_cli("test", "--cni", "cilium", str(write({"a.netpol": text})))
+    assert (run.code, run.out.strip().splitlines()[-1]) == (0, "5 passed, 0 failed")
+
+
+def test_explain_says_the_address_is_decided_at_run_time(write):
+    root = write({"a.netpol": CHECKOUT, "netpolc.toml": 'cni = ["cilium"]\n'})
+    import os
+
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        run = run_cli("explain", "a.netpol", "-n", "shop", "app=checkout -> api.stripe.com:443")
+    finally:
+        os.chdir(old)
+    assert run.code == 0, run.out + run.err
+    assert "app=checkout -> api.stripe.com:443 (in namespace shop): allowed" in run.out
+    assert "which address it resolves to is decided at run time" in run.out
+
+
+# ---------------------------------------------------------------- refusals and traps
+
+
+def test_plain_networkpolicy_refuses_with_the_cnis_that_can_and_the_cidr(write):
+    run = run_cli("compile", str(write({"a.netpol": CHECKOUT}) / "a.netpol"))
+    assert run.code == 1 and run.out == ""
+    assert ":3:1: error[NP610]: NetworkPolicy cannot select by DNS name (`api.stripe.com`)" in run.err
+    assert "--cni cilium" in run.err and "--cni antrea" in run.err and "as a CIDR" in run.err
+
+
+@pytest.mark.parametrize("cni, words", [("calico", "Calico Enterprise"), ("canal", "Calico Enterprise"), ("weave", "no DNS names")])
+def test_cnis_without_names_refuse(write, cni, words):
+    run = run_cli("compile", "--cni", cni, str(write({"a.netpol": CHECKOUT})))
+    assert run.code == 1 and run.out == ""
+    assert f"error[NP611]: {cni} cannot enforce egress to DNS names" in run.err and words in run.err
+
+
+def test_a_fleet_needing_two_objects_is_refused(write):
+    result = run_cli("compile", "--cni", "cilium", "--cni", "antrea", str(write({"a.netpol": CHECKOUT})))
+    assert result.code == 1 and "error[NP612]" in result.err and "compile once per CNI" in result.err
+
+
+def test_a_fleet_of_cilium_versions_gets_one_object_checked_on_each(write):
+    root = write({"a.netpol": "namespace shop\negress only to **.stripe.com:443 for app=a\n"})
+    assert run_cli("compile", "--cni", "cilium@1.19", "--cni", "cilium@1.20", str(root)).code == 0
+    run = run_cli("compile", "--cni", "cilium@1.18", "--cni", "cilium@1.20", str(root))
+    assert run.code == 1
+    assert "error[NP614]: `**.stripe.com` means something else on cilium 1.18 (from cilium 1.19 on)" in run.err
+    assert "names the wildcard covers would be blocked" in run.err
+
+
+def test_wildcard_that_would_be_wider_on_antrea_is_refused(write):
+    run = run_cli("check", "--cni", "antrea", str(write({"a.netpol": "namespace shop\nuse dns\negress only to *.stripe.com:443 for app=a\n"})))
+    assert run.code == 1
+    assert "error[NP614]: `*.stripe.com` means something else on antrea" in run.out
+    assert "it would also allow names the wildcard does not cover" in run.out
+
+
+def test_opt_in_fqdn_is_a_warning_naming_the_switch(write):
+    run = run_cli("check", "--cni", "azure-cilium", str(write({"a.netpol": CHECKOUT})))
+    assert run.code == 0
+    assert "warning[NP613]: azure-cilium enforces DNS names only when switched on (Advanced Container Networking Services" in run.out
+
+
+def test_names_without_dns_never_resolve(write):
+    run = run_cli("check", "--cni", "antrea", str(write({"a.netpol": CHECKOUT})))
+    assert run.code == 0
+    assert ":3:1: warning[NP616]: `api.stripe.com` can never be resolved by these pods" in run.out
+    with_dns = run_cli("check", "--cni", "antrea", str(write({"b/a.netpol": CHECKOUT + "use dns\n"})))
+    assert "NP616" not in with_dns.out
+
+
+def test_cilium_needs_no_use_dns_its_dns_rule_is_written(write):
+    run = run_cli("check", "--cni", "cilium", str(write({"a.netpol": CHECKOUT})))
+    assert run.code == 0 and "NP616" not in run.out and "NP404" not in run.out and "info[NP615]" in run.out
+
+
+# ---------------------------------------------------------------- Antrea
+
+
+def test_antrea_writes_fqdn_allow_rules_and_the_isolation_golden_and_schema_valid():
+    run = run_cli("compile", "--cni", "antrea", "tests/fixtures/fqdn/antrea-shop.netpol")
+    assert run.code == 0, run.err
+    assert run.out == (GOLDEN / "antrea-shop.yaml").read_text("utf-8")
+    documents = [d for d in yaml.safe_load_all(run.out) if d]
+    import jsonschema
+
+    antrea = [d for d in documents if d["apiVersion"] == "crd.antrea.io/v1beta1"]
+    assert [d["spec"]["egress"][0]["to"] for d in antrea] == [[{"fqdn": "api.stripe.com"}], [{"fqdn": "*.stripe.com"}]]  # `**.` is Antrea's `*.`
+    for document in antrea:
+        assert schema_errors(document) == []
+        jsonschema.validate(document, crd_schema("crd.antrea.io/v1beta1", "ClusterNetworkPolicy"))
+    isolation = next(d for d in documents if d["metadata"]["name"] == "checkout-egress-only-to-api-stripe-com-443" and d["kind"] == "NetworkPolicy")
+    assert isolation["spec"] == {"podSelector": {"matchLabels": {"app": "checkout"}}, "policyTypes": ["Egress"]}
+    tested = run_cli("test", "--cni", "antrea", "tests/fixtures/fqdn/antrea-shop.netpol")
+    assert (tested.code, tested.out.strip().splitlines()[-1]) == (0, "3 passed, 0 failed")
