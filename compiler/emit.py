@@ -31,6 +31,20 @@ def cluster_backend(api: str):
     return backend
 
 
+def _names_v1alpha1(program: ir.Program) -> list[Diagnostic]:
+    """NP432: cluster rules to DNS names are written as ClusterNetworkPolicy v1alpha2 `domainNames` only."""
+    return [
+        Diagnostic(
+            "NP432",
+            rule.origin.user_span,
+            f"`{rule.destination}` in a cluster rule needs ClusterNetworkPolicy v1alpha2 (`domainNames`): netpolc does not write it as AdminNetworkPolicy v1alpha1",
+            "compile without --api v1alpha1, or write the addresses as a CIDR",
+        )
+        for rule in program.cluster
+        if isinstance(rule.destination, ir.Name)
+    ]
+
+
 def fqdn_backend(name: str):
     """The backend module that writes the namespace intents to DNS names (`fqdn.BACKENDS`)."""
     if name == "antrea":
@@ -61,9 +75,12 @@ def emit(program: ir.Program, expand_ranges: int = 0, api: str = "v1alpha2", blo
         if blocks is None:
             blocks, found = place(program, api)
             diagnostics += found
-        objects, found = cluster_backend(api).emit(blocks)
-        out += objects
-        diagnostics += found
+        if api == "v1alpha1":
+            diagnostics += _names_v1alpha1(program)
+        if not diagnostics:
+            objects, found = cluster_backend(api).emit(blocks)
+            out += objects
+            diagnostics += found
     return out, diagnostics
 
 

@@ -39,6 +39,22 @@ def peer_of(intent) -> ir.Peer | None:
     return None
 
 
+def config_targets(start):
+    """The project config's `cni` list as `capabilities.Options` (None without one, or when it cannot be read):
+    what the language server compiles DNS names for, as the command line does without --cni."""
+    from .capabilities import Options
+    from .config import discover
+    from .targets import TargetError, load_target
+
+    config, problems = discover(start)
+    if config is None or problems or not config.cni:
+        return None
+    try:
+        return Options(targets=tuple(load_target(spec) for spec in dict.fromkeys(config.cni)))
+    except TargetError:
+        return None
+
+
 def capable_targets() -> list[str]:
     """The --cni names whose table says they enforce DNS names with an object netpolc writes."""
     from .targets import list_targets, load_target

@@ -460,8 +460,7 @@ class _Lowering:
                 )
                 return None
             source = self.source_peer(st.source, "")
-            if isinstance(st.destination.target, nodes.NameTarget):
-                self.cluster_name(st, action, section)
+            if isinstance(st.destination.target, nodes.NameTarget) and not self.cluster_name(st, action, section):
                 return None
             destination = self.peer(st.destination, "")
             ports = self.cluster_ports(st.destination.ports)
@@ -523,10 +522,14 @@ class _Lowering:
             return None
         raise AssertionError(f"unexpected statement {type(st).__name__} in a cluster section")
 
-    def cluster_name(self, st, action: str, section: ir.Section) -> None:
-        """NP432: names in cluster sections. ClusterNetworkPolicy holds `domainNames` in Admin-tier Accept rules only,
-        and a deny by name is unsafe; netpolc writes names in namespace rules (the CNI's own object)."""
+    def cluster_name(self, st, action: str, section: ir.Section) -> bool:
+        """A DNS name in a cluster rule: ClusterNetworkPolicy `domainNames`, in Admin-tier Accept rules only (NP432).
+
+        Its `*.x.com` matches one or more labels, which the language writes `**.x.com`; the
+        language's one-label `*.` and wildcards inside a label have no form there.
+        """
         span = st.destination.target.span
+        text = st.destination.target.name.text
         if action != ir.ACCEPT:
             verb = "deny" if action == ir.DENY else "pass"
             message = f"a DNS name in a `{verb}` rule: a CNI that has not seen every DNS answer for the name lets the traffic through"
@@ -534,10 +537,14 @@ class _Lowering:
         elif section.tier == ir.BASELINE:
             message = "a DNS name in a baseline section: ClusterNetworkPolicy allows `domainNames` in the Admin tier only"
             hint = "move the rule to a `cluster admin priority N` section, or write it in the namespace (`egress only to NAME for S`)"
+        elif dnsnames.problem(text) is None and dnsnames.kind(text) in (dnsnames.ONE_LABEL, dnsnames.PARTIAL_LABEL):
+            rest = dnsnames.bare(text).partition(".")[2]
+            message = f"`{shown(text)}` has no ClusterNetworkPolicy form: its `*.` matches one or more labels, and never part of a label"
+            hint = f"write `**.{rest}` if names at every depth are meant, or list the names"
         else:
-            message = "a DNS name in a cluster section: netpolc writes names in namespace rules, as the target CNI's object"
-            hint = "write it in the namespace (`egress only to NAME:PORT for S`, or `allow S to NAME:PORT`) and compile with --cni"
+            return True
         self.error("NP432", span, message, hint)
+        return False
 
     def cluster_ports(self, nodes_: tuple[nodes.Port, ...] | None) -> tuple[ir.PortRange, ...] | None:
         """Ports of a cluster rule: a named port means that container port whatever its protocol (the API gives none)."""

@@ -246,7 +246,9 @@ class NetpolServer(LanguageServer):
             names[name] = document.uri
             if not any(item.name == name for item in inputs):
                 inputs.append(Input(path, name, root))
-        result = build(inputs, overrides=overrides, prove=False)
+        from .fqdn import config_targets
+
+        result = build(inputs, overrides=overrides, prove=False, fqdn_targets=config_targets(root))  # DNS names: the config's CNIs
         done = Build(generation, result, names, {d.uri: d.version for d in documents})
         for d in result.diagnostics:
             uri = names.get(d.span.file)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -126,7 +128,7 @@ def test_engine_verdicts_for_names(write):
     wrong = write({"a.netpol": CHECKOUT + "expect app=checkout -> evil.example.com:443 allowed\n"})
     run = run_cli("test", "--cni", "cilium", str(wrong))
     assert run.code == 1
-    assert "evil.example.com on 443/TCP is denied" in run.out
+    assert "evil.example.com (IPv4) on 443/TCP is denied" in run.out
 
 
 def test_wildcard_verdicts_one_label_and_several(write):
@@ -230,3 +232,50 @@ def test_antrea_writes_fqdn_allow_rules_and_the_isolation_golden_and_schema_vali
     assert isolation["spec"] == {"podSelector": {"matchLabels": {"app": "checkout"}}, "policyTypes": ["Egress"]}
     tested = run_cli("test", "--cni", "antrea", "tests/fixtures/fqdn/antrea-shop.netpol")
     assert (tested.code, tested.out.strip().splitlines()[-1]) == (0, "3 passed, 0 failed")
+
+
+# ---------------------------------------------------------------- ClusterNetworkPolicy domainNames
+
+
+def test_cluster_admin_allowlist_writes_domainNames_golden_and_experimental_schema_valid():
+    run = run_cli("compile", "tests/fixtures/fqdn/cluster-allowlist.netpol")
+    assert run.code == 0, run.err
+    assert run.out == (GOLDEN / "cluster-allowlist.yaml").read_text("utf-8")
+    documents = [d for d in yaml.safe_load_all(run.out) if d]
+    egress = next(d for d in documents if "egress" in d["spec"])["spec"]["egress"]
+    # The API's `*.x` is one or more labels: the language's `**.x`.
+    assert [rule["to"] for rule in egress[:2]] == [[{"domainNames": ["api.stripe.com"]}], [{"domainNames": ["*.stripe.com"]}]]
+    assert {rule["action"] for rule in egress[:2]} == {"Accept"}
+    import jsonschema
+
+    from compiler.schema import CRDS
+
+    experimental = json.loads((CRDS / "clusternetworkpolicy-v1alpha2-experimental.json").read_text("utf-8"))
+    standard = crd_schema("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy")
+    for document in documents:
+        assert schema_errors(document) == []
+        jsonschema.validate(document, experimental)
+    # domainNames exists only in the experimental channel (kubectl's strict field validation refuses it on the standard CRD).
+    assert "domainNames" in json.dumps(experimental) and "domainNames" not in json.dumps(standard)
+    tested = run_cli("test", "tests/fixtures/fqdn/cluster-allowlist.netpol")
+    assert (tested.code, tested.out.strip().splitlines()[-1]) == (0, "4 passed, 0 failed")
+
+
+def test_cluster_names_are_refused_where_they_cannot_be_written():
+    run = run_cli("compile", "--api", "v1alpha1", "tests/fixtures/fqdn/cluster-allowlist.netpol")
+    assert run.code == 1 and "error[NP432]: `api.stripe.com` in a cluster rule needs ClusterNetworkPolicy v1alpha2" in run.err
+    calico = run_cli("compile", "--cni", "calico", "tests/fixtures/fqdn/cluster-allowlist.netpol")
+    assert calico.code == 1 and ":2:1: error[NP608]: calico does not support ClusterNetworkPolicy domainNames peers" in calico.err
+
+
+def test_domainNames_in_yaml_are_judged_as_names(write):
+    manifest = {
+        "apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy", "metadata": {"name": "allowlist"},
+        "spec": {"tier": "Admin", "priority": 5, "subject": {"namespaces": {}}, "egress": [
+            {"name": "stripe", "action": "Accept", "to": [{"domainNames": ["*.stripe.com"]}]},
+            {"name": "rest", "action": "Deny", "to": [{"networks": ["0.0.0.0/0", "::/0"]}]},
+        ]},
+    }
+    root = write({"p.yaml": yaml.safe_dump(manifest), "e.netpol": "namespace shop\nexpect any -> eu.api.stripe.com:443 allowed\nexpect any -> stripe.com:443 denied\n"})
+    run = run_cli("test", str(root / "e.netpol"), "--policies", str(root / "p.yaml"))
+    assert (run.code, run.out.strip().splitlines()[-1]) == (0, "2 passed, 0 failed"), run.out + run.err

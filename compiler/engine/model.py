@@ -48,6 +48,8 @@ class PeerRule(NamedTuple):
                 return self.node_selector.matches(endpoint.labels)
             return endpoint.host_network and any(ip in addresses for ip in endpoint.ips)
         if self.kind == "block":  # a pod matches by any of its addresses (dual stack), when they are known
+            if getattr(endpoint, "dns_name", None) is not None:  # a name's address: somewhere in its family
+                return self.holds_family(endpoint.family)
             if endpoint.is_pod and not universe.blocks_match_pods:
                 return False
             return any(self.covers(ip) for ip in endpoint.ips)
@@ -62,6 +64,11 @@ class PeerRule(NamedTuple):
         ):
             return False
         return self.pod_selector is None or self.pod_selector.matches(endpoint.labels)
+
+    def holds_family(self, family: int) -> bool:
+        """A `block` peer that holds every address of one family (`0.0.0.0/0`, `::/0`, no except)."""
+        network = ipaddress.ip_network(self.cidr)
+        return network.version == family and network.prefixlen == 0 and not self.excepts
 
     def covers(self, ip: str) -> bool:
         """A `block` peer: the address is in the CIDR and in none of its excepts."""

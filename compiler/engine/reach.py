@@ -163,9 +163,12 @@ class Index:
             high = bisect.bisect_right(keys, int(network.broadcast_address))
             return {i for _, i in items[low:high]}
 
-        inside = indices(ipaddress.ip_network(cidr))
+        network = ipaddress.ip_network(cidr)
+        inside = indices(network)
         for hole in excepts:
             inside -= indices(ipaddress.ip_network(hole))
+        if network.prefixlen == 0 and not excepts:  # every address of the family: the names' addresses of it too
+            inside |= {i for i, e in enumerate(self.universe.endpoints) if getattr(e, "family", None) == network.version and hasattr(e, "dns_name")}
         return _mask(inside, self.size)
 
     def node_mask(self, selector: LabelSelector) -> int:

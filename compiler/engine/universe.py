@@ -101,15 +101,17 @@ class NameAddress(Address):
     """An endpoint outside the cluster known by a DNS name: its addresses are learned at run time, from DNS.
 
     Each name, and each representative of a wildcard (`dnsnames.representatives`), is its own
-    class of addresses: no ipBlock matches it (which IP the name resolves to is not known),
-    `world` and the name peers that cover it do.
+    class of addresses, once per address family: which address it resolves to is decided at run
+    time, so a CIDR matches it only when it holds every address of that family (`0.0.0.0/0`,
+    `::/0`, without except); `world` and the name peers that cover it always do.
     """
 
-    __slots__ = ("dns_name",)
+    __slots__ = ("dns_name", "family")
 
-    def __init__(self, dns_name: str):
-        super().__init__("", dns_name)
+    def __init__(self, dns_name: str, family: int = 4):
+        super().__init__("", f"{dns_name} (IPv{family})")
         self.dns_name = dns_name
+        self.family = family
 
     @property
     def ips(self) -> tuple[str, ...]:
@@ -235,7 +237,7 @@ def address_regions(policy_sets: Iterable[PolicySet], extra_peers: Iterable[tupl
 
 def name_endpoints(names: Iterable[str]) -> tuple[Address, ...]:
     """One endpoint per DNS name, in name order."""
-    return tuple(NameAddress(name) for name in sorted(set(names)))
+    return tuple(NameAddress(name, family) for name in sorted(set(names)) for family in (4, 6))
 
 
 def representative_universe(
