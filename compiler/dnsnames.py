@@ -110,8 +110,16 @@ def representatives(pattern: str) -> tuple[str, ...]:
     if "*" not in name:
         return (name,)
     first, _, rest = name.partition(".")
-    one = ("x" if first in ("*", "**") else first.replace("*", "x")) + "." + rest
-    return (one, "y." + one, rest)
+    one = (ANY if first in ("*", "**") else first.replace("*", ANY)) + "." + rest
+    return (one, ANY + "." + one, rest)
+
+
+ANY = "netpolc-any"  # the made-up label of a wildcard's representatives (shown as `(any)`)
+
+
+def shown_name(name: str) -> str:
+    """A representative as people read it: `(any).stripe.com`, `(any).(any).stripe.com`."""
+    return name.replace(ANY, "(any)")
 
 
 def _cut(text: str, limit: int = 64) -> str:

@@ -256,7 +256,7 @@ class NetpolServer(LanguageServer):
                 done.diagnostics.setdefault(uri, []).append(self.to_lsp(d, done))
         for e in result.emitted:
             # A NetworkPolicy comes from one line; a cluster object from its section's line and each rule's line.
-            origins = e.origins + ((e.section.origin,) if e.kind != "NetworkPolicy" else ())
+            origins = e.origins + ((e.section.origin,) if hasattr(e, "section") else ())  # DNS-name objects: their line
             for span in dict.fromkeys(origin.user_span for origin in origins):
                 done.emitted.setdefault((span.file, span.line), []).append(e)
         modules = result.resolved.modules if result.resolved else {}

@@ -279,3 +279,24 @@ def test_domainNames_in_yaml_are_judged_as_names(write):
     root = write({"p.yaml": yaml.safe_dump(manifest), "e.netpol": "namespace shop\nexpect any -> eu.api.stripe.com:443 allowed\nexpect any -> stripe.com:443 denied\n"})
     run = run_cli("test", str(root / "e.netpol"), "--policies", str(root / "p.yaml"))
     assert (run.code, run.out.strip().splitlines()[-1]) == (0, "2 passed, 0 failed"), run.out + run.err
+
+
+# ---------------------------------------------------------------- editor
+
+
+def test_hover_on_a_name_line_shows_the_cnis_object(tmp_path):
+    import asyncio
+
+    from test_lsp import Editor
+
+    (tmp_path / "netpolc.toml").write_text('cni = ["cilium"]\n')
+
+    async def scenario():
+        async with Editor(tmp_path) as editor:
+            uri = editor.open("shop.netpol", CHECKOUT)
+            assert [d.code for d in (await editor.diagnostics(uri)).diagnostics] == ["NP615"]
+            value = (await editor.request("hover", uri, 2, 3)).contents.value
+            assert value.startswith("**1 CiliumNetworkPolicy manifest** from this line")
+            assert "matchName: api.stripe.com" in value
+
+    asyncio.run(scenario())

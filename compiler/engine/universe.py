@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterable, Mapping, NamedTuple
 
-from ..dnsnames import representatives
+from ..dnsnames import representatives, shown_name
 from ..ir import NAME_LABEL, LabelSelector
 from .model import PeerRule, PolicySet, PortRule
 
@@ -109,7 +109,7 @@ class NameAddress(Address):
     __slots__ = ("dns_name", "family")
 
     def __init__(self, dns_name: str, family: int = 4):
-        super().__init__("", f"{dns_name} (IPv{family})")
+        super().__init__("", f"{shown_name(dns_name)} (IPv{family})")
         self.dns_name = dns_name
         self.family = family
 
