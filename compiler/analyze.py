@@ -181,7 +181,11 @@ def _no_effect(program: ir.Program) -> list[Diagnostic]:
         elif isinstance(destination, ir.Pods):
             why_destination = "the destination's namespaces are chosen by labels, so no ingress policy can be placed for them"
         else:
-            why_destination = "the destination is addresses, which have no ingress policy"
+            why_destination = (
+                "the destination is a DNS name outside the cluster, which has no ingress policy"
+                if isinstance(destination, ir.Name)
+                else "the destination is addresses, which have no ingress policy"
+            )
         out.append(
             Diagnostic(
                 "NP401",

@@ -113,7 +113,7 @@ def select(program: ir.Program, options) -> list[Diagnostic]:
         )
     if len(backends) == 1 and not any(d.is_error for d in out):
         program.fqdn_backend = next(iter(backends))
-        if program.fqdn_backend == "cilium":
+        if program.fqdn_backend == "cilium" and _cilium_subjects(program):
             out.append(
                 Diagnostic(
                     "NP615",
@@ -125,6 +125,14 @@ def select(program: ir.Program, options) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def _cilium_subjects(program: ir.Program) -> list:
+    """The pods that get a CiliumNetworkPolicy (an `allow` only on pods something isolates)."""
+    from .backends.ciliumnetworkpolicy import dns_subjects
+    from .backends.networkpolicy import egress_isolations
+
+    return dns_subjects(program, egress_isolations(program))
 
 
 def _wildcards(intents, target, version, who: str) -> list[Diagnostic]:

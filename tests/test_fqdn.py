@@ -300,3 +300,21 @@ def test_hover_on_a_name_line_shows_the_cnis_object(tmp_path):
             assert "matchName: api.stripe.com" in value
 
     asyncio.run(scenario())
+
+
+def test_an_absolute_name_keeps_its_trailing_dot_where_the_api_takes_it(write):
+    text = "namespace shop\nuse dns\ndeny egress\nallow app=checkout to api.stripe.com.:443\ncluster admin priority 5\nallow app=x to **.example.com.\n"
+    run = run_cli("compile", "--cni", "cilium", str(write({"a.netpol": text})))
+    assert run.code == 0, run.err
+    documents = [d for d in yaml.safe_load_all(run.out) if d]
+    cilium = next(d for d in documents if d["kind"] == "CiliumNetworkPolicy")
+    assert cilium["spec"]["egress"][0]["toFQDNs"] == [{"matchName": "api.stripe.com."}]
+    cluster = next(d for d in documents if d["kind"] == "ClusterNetworkPolicy" and "egress" in d["spec"])
+    assert cluster["spec"]["egress"][0]["to"] == [{"domainNames": ["*.example.com."]}]
+    assert all(schema_errors(d) == [] for d in documents)
+
+
+def test_an_allow_on_pods_nothing_isolates_writes_nothing_and_says_why(write):
+    run = run_cli("check", "--cni", "cilium", str(write({"a.netpol": "namespace shop\nallow app=checkout to api.stripe.com:443\n"})))
+    assert "warning[NP401]" in run.out and "the destination is a DNS name outside the cluster" in run.out
+    assert "NP615" not in run.out  # no CiliumNetworkPolicy, no DNS rule

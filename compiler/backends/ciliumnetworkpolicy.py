@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import dnsnames, ir
+from .. import ir
 from .networkpolicy import INTENT_ANNOTATION, MANAGED_BY, SOURCE_ANNOTATION, Emitted, base_name, egress_subjects, port_k8s
 
 KIND = "CiliumNetworkPolicy"
@@ -53,7 +53,8 @@ class CiliumEmitted(Emitted):
 def cilium_spec(shape: dict) -> dict:
     """The CiliumNetworkPolicy spec: the name rule, then the DNS rule."""
     name = shape["name"]
-    selector = {"matchPattern": dnsnames.bare(name)} if "*" in name else {"matchName": dnsnames.bare(name)}
+    # As written: Cilium reads `api.stripe.com` and `api.stripe.com.` alike (it adds the trailing dot).
+    selector = {"matchPattern": name} if "*" in name else {"matchName": name}
     rule: dict = {"toFQDNs": [selector]}
     if shape["ports"]:
         rule["toPorts"] = [{"ports": [_port(p) for p in shape["ports"]]}]

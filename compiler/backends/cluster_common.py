@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import dnsnames, ir, tiers
+from .. import ir, tiers
 from .networkpolicy import MANAGED_BY, SOURCE_ANNOTATION, INTENT_ANNOTATION, MAX_NAME, _short_hash, peer_words, slug
 
 CLUSTER_FOLDER = "_cluster"  # where `compile -o DIR` writes cluster-scoped objects
@@ -73,7 +73,7 @@ def peers_k8s(peer: ir.Peer, named_only: bool) -> list[dict]:
     if isinstance(peer, ir.World):  # every address and every pod (networks match pod IPs only where they are known)
         return [{"namespaces": {}}] if named_only else [{"networks": ["0.0.0.0/0", "::/0"]}, {"namespaces": {}}]
     if isinstance(peer, ir.Name):  # the API's `*.x.com` is one or more labels: the language's `**.x.com` (lower.py)
-        name = dnsnames.bare(peer.name)
+        name = peer.name  # as written: the API takes a trailing dot
         return [{"domainNames": ["*." + name[3:] if name.startswith("**.") else name]}]
     return [{"networks": [peer.cidr]}]
 
