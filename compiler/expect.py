@@ -126,7 +126,7 @@ def _unisolated(side: engine.SideVerdict) -> str:
 def _address_words(endpoint) -> str:
     if isinstance(endpoint, engine.NameAddress):  # judged as the name: its addresses are only known from DNS
         return ("a DNS name outside the cluster, no policy applies; which address it resolves to is decided at run time, "
-                "from the DNS answers the pods receive (a CIDR rule never counts for it here)")
+                "from the DNS answers the pods receive (a CIDR counts for it only when it holds every address of the family)")
     return "an address, no policy applies"
 
 

@@ -318,3 +318,15 @@ def test_an_allow_on_pods_nothing_isolates_writes_nothing_and_says_why(write):
     run = run_cli("check", "--cni", "cilium", str(write({"a.netpol": "namespace shop\nallow app=checkout to api.stripe.com:443\n"})))
     assert "warning[NP401]" in run.out and "the destination is a DNS name outside the cluster" in run.out
     assert "NP615" not in run.out  # no CiliumNetworkPolicy, no DNS rule
+
+
+def test_cni_show_lists_the_dns_name_rows_with_their_sources():
+    run = run_cli("cni", "show", "cilium@1.18")
+    assert run.code == 0
+    block = run.out.split("Egress to DNS names", 1)[1]
+    rows = {line.split()[0]: line.split() for line in block.splitlines()[2:7]}
+    assert rows["fqdn"][1] == "supported"
+    assert rows["fqdn_multi_label_wildcard"][1:4] == ["ignored", "1.19", "denied"]
+    assert rows["fqdn_deny"][1] == "unsupported"
+    calico = run_cli("cni", "show", "calico").out.split("Egress to DNS names", 1)[1]
+    assert "fqdn " in calico and "https://docs.tigera.io/security/domain-based-policy" in calico
