@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from . import dnsnames, ir
 from .diagnostics import Diagnostic
-from .targets import Feature, Status
+
+# The CNI tables are loaded only for a program that names a DNS name (`check` stays fast).
 
 # The backends netpolc writes, by the tables' `backend` value.
 BACKENDS = {"cilium": "CiliumNetworkPolicy (cilium.io/v2)", "antrea": "Antrea ClusterNetworkPolicy (crd.antrea.io/v1beta1)"}
@@ -18,11 +19,17 @@ NOT_WRITTEN = {
     "egressfirewall": "EgressFirewall (k8s.ovn.org/v1) filters only traffic leaving the cluster, for every pod of a namespace, and "
     "needs a NetworkPolicy that allows the same addresses, which netpolc cannot narrow to a name: netpolc does not write it",
 }
-WILDCARD_FEATURES = {
-    dnsnames.ONE_LABEL: Feature.fqdn_one_label_wildcard,
-    dnsnames.MULTI_LABEL: Feature.fqdn_multi_label_wildcard,
-    dnsnames.PARTIAL_LABEL: Feature.fqdn_partial_wildcard,
-}
+
+
+def wildcard_feature(name: str):
+    """The table row that says what this wildcard means on a CNI (None for a plain name)."""
+    from .targets import Feature
+
+    return {
+        dnsnames.ONE_LABEL: Feature.fqdn_one_label_wildcard,
+        dnsnames.MULTI_LABEL: Feature.fqdn_multi_label_wildcard,
+        dnsnames.PARTIAL_LABEL: Feature.fqdn_partial_wildcard,
+    }.get(dnsnames.kind(name))
 CIDR_HINT = "or write the addresses the name resolves to as a CIDR (e.g. `203.0.113.0/24:443`)"
 
 
@@ -57,7 +64,7 @@ def config_targets(start):
 
 def capable_targets() -> list[str]:
     """The --cni names whose table says they enforce DNS names with an object netpolc writes."""
-    from .targets import list_targets, load_target
+    from .targets import Feature, Status, list_targets, load_target
 
     out = []
     for name in list_targets():
@@ -72,6 +79,8 @@ def select(program: ir.Program, options) -> list[Diagnostic]:
     intents = name_intents(program)
     if not intents:
         return []
+    from .targets import Feature, Status
+
     first = min(intents, key=lambda intent: intent.origin.user_span)
     targets = tuple(options.targets) if options is not None else ()
     if not targets:
@@ -137,10 +146,12 @@ def _cilium_subjects(program: ir.Program) -> list:
 
 def _wildcards(intents, target, version, who: str) -> list[Diagnostic]:
     """NP614: a wildcard whose meaning this CNI does not have (never written broader or narrower than meant)."""
+    from .targets import Status
+
     out = []
     for intent in intents:
         name = peer_of(intent).name
-        feature = WILDCARD_FEATURES.get(dnsnames.kind(name))
+        feature = wildcard_feature(name)
         if feature is None:
             continue
         row = target.row(feature, version)
@@ -166,7 +177,9 @@ def _wildcards(intents, target, version, who: str) -> list[Diagnostic]:
     return out
 
 
-def _wildcard_hint(name: str, feature: Feature) -> str:
+def _wildcard_hint(name: str, feature) -> str:
+    from .targets import Feature
+
     rest = dnsnames.bare(name).partition(".")[2]
     if feature is Feature.fqdn_one_label_wildcard:
         return f"list the names you mean (`api.{rest}`), or write `**.{rest}` if every depth is meant"

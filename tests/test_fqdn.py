@@ -330,3 +330,17 @@ def test_cni_show_lists_the_dns_name_rows_with_their_sources():
     assert rows["fqdn_deny"][1] == "unsupported"
     calico = run_cli("cni", "show", "calico").out.split("Egress to DNS names", 1)[1]
     assert "fqdn " in calico and "https://docs.tigera.io/security/domain-based-policy" in calico
+
+
+def test_ovn_kubernetes_is_refused_with_the_reason_and_the_cidr_way_out(write):
+    run = run_cli("compile", "--cni", "ovn-kubernetes", str(write({"a.netpol": CHECKOUT})))
+    assert run.code == 1 and run.out == ""
+    assert "error[NP611]: ovn-kubernetes enforces DNS names with EgressFirewall (k8s.ovn.org/v1)" in run.err
+    assert "netpolc does not write it" in run.err and "as a CIDR" in run.err
+
+
+def test_multi_label_wildcard_is_written_as_ciliums_double_star_from_1_19(write):
+    run = run_cli("compile", "--cni", "cilium@1.19", str(write({"a.netpol": "namespace shop\nuse dns\negress only to **.stripe.com:443 for app=a\n"})))
+    assert run.code == 0, run.err
+    (policy,) = [d for d in yaml.safe_load_all(run.out) if d and d["kind"] == "CiliumNetworkPolicy"]
+    assert policy["spec"]["egress"][0]["toFQDNs"] == [{"matchPattern": "**.stripe.com"}]
