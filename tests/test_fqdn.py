@@ -344,3 +344,47 @@ def test_multi_label_wildcard_is_written_as_ciliums_double_star_from_1_19(write)
     assert run.code == 0, run.err
     (policy,) = [d for d in yaml.safe_load_all(run.out) if d and d["kind"] == "CiliumNetworkPolicy"]
     assert policy["spec"]["egress"][0]["toFQDNs"] == [{"matchPattern": "**.stripe.com"}]
+
+
+# ---------------------------------------------------------------- the proof covers the DNS-name backends
+
+
+def test_the_proof_catches_a_cilium_backend_that_writes_a_wider_name(monkeypatch):
+    from compiler.backends import ciliumnetworkpolicy as cilium
+
+    real = cilium.cilium_spec
+
+    def wider(shape):
+        spec = real(shape)
+        spec["egress"][0]["toFQDNs"] = [{"matchPattern": "*.stripe.com"}]  # `api.stripe.com` written as every sibling
+        return spec
+
+    monkeypatch.setattr(cilium, "cilium_spec", wider)
+    result = build_text(CHECKOUT, cni=_options("cilium"), validate=True)
+    assert [d.code for d in result.diagnostics if d.is_error] == ["NP500"] and result.emitted == []
+
+
+def test_the_proof_catches_a_cilium_backend_that_drops_the_dns_rule(monkeypatch):
+    from compiler.backends import ciliumnetworkpolicy as cilium
+
+    real = cilium.cilium_spec
+    monkeypatch.setattr(cilium, "cilium_spec", lambda shape: {**real(shape), "egress": real(shape)["egress"][:1]})
+    result = build_text(CHECKOUT, cni=_options("cilium"), validate=True)
+    assert "NP500" in [d.code for d in result.diagnostics]
+
+
+def test_the_proof_catches_an_antrea_backend_that_reads_wildcards_as_antrea_does(monkeypatch):
+    from compiler.backends import antreapolicy
+
+    monkeypatch.setattr(antreapolicy, "antrea_fqdn", lambda name: "*." + name.split(".", 1)[1] if name.startswith("**.") else name)
+    text = "namespace shop\nuse dns\negress only to **.stripe.com:443 for app=a\n"
+    assert error_codes(build_text(text, cni=_options("antrea"), validate=True)) == []
+    monkeypatch.setattr(antreapolicy, "antrea_fqdn", lambda name: name.replace("**.", "api."))  # narrower: one name only
+    assert "NP500" in error_codes(build_text(text, cni=_options("antrea"), validate=True))
+
+
+def _options(*names):
+    from compiler.capabilities import Options
+    from compiler.targets import load_target
+
+    return Options(targets=tuple(load_target(name) for name in names))
