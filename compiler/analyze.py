@@ -25,6 +25,39 @@ def analyze(program: ir.Program) -> list[Diagnostic]:
     if program.cluster:
         out += _shadowed_cluster_rules(program)
         out += _allows_cut_by_admin(program)
+        out += _cluster_names_without_dns(program)
+    return out
+
+
+def _cluster_names_without_dns(program: ir.Program) -> list[Diagnostic]:
+    """NP616 for cluster rules to DNS names whose pods cannot query DNS: `domainNames` grants no DNS,
+    and the usual allowlist (`allow S to NAME`, then `deny S to world`) cuts it too."""
+    from .verify import intent_model
+
+    rules = [rule for rule in program.cluster if isinstance(rule.destination, ir.Name)]
+    if not rules:
+        return []
+    model = intent_model(program)
+    out = []
+    for rule in rules:
+        ref = rule.source.namespace
+        home = ref.name if ref.kind == "named" else engine.OTHER_NAMESPACE
+        labels = (ref.selector.witness() or {}) if ref.kind == "labelled" else {}
+        namespaces = (engine.Namespace(home, labels), *(engine.Namespace(ns) for ns, _, _ in DNS_PROBES if ns != home))
+        servers = [engine.Pod(ns, "dns", dns_labels) for ns, dns_labels, _ in DNS_PROBES]
+        client = engine.Pod(home, "client", rule.source.selector.witness() or {})
+        universe = engine.Universe(namespaces, (client, *servers), (engine.Address(NODE_LOCAL_DNS),))
+        targets = [(server, port) for server, (_, _, port) in zip(servers, DNS_PROBES)] + [(universe.addresses[0], 53)]
+        if not any(engine.evaluate(model, universe, client, server, port, "UDP").allowed for server, port in targets):
+            out.append(
+                Diagnostic(
+                    "NP616",
+                    rule.origin.user_span,
+                    f"`{rule.destination}` can never be resolved by these pods: ClusterNetworkPolicy `domainNames` grants no DNS, "
+                    "and the cluster rules leave them none, so the lookup fails and the connection is never made",
+                    "allow DNS before the deny: `allow S to k8s-app=kube-dns in namespace kube-system:53/udp,53/tcp` in this section",
+                )
+            )
     return out
 
 

@@ -388,3 +388,12 @@ def _options(*names):
     from compiler.targets import load_target
 
     return Options(targets=tuple(load_target(name) for name in names))
+
+
+def test_a_cluster_allowlist_that_cuts_dns_is_reported(write):
+    text = "cluster admin priority 10\nallow app=checkout to api.stripe.com:443\ndeny app=checkout to world\n"
+    run = run_cli("check", str(write({"a.netpol": text})))
+    assert run.code == 0
+    assert ":2:1: warning[NP616]: `api.stripe.com` can never be resolved by these pods: ClusterNetworkPolicy `domainNames` grants no DNS" in run.out
+    fixed = text.replace("deny", "allow app=checkout to k8s-app=kube-dns in namespace kube-system:53/udp,53/tcp\ndeny")
+    assert "NP616" not in run_cli("check", str(write({"b/a.netpol": fixed}))).out
