@@ -16,8 +16,8 @@ from .diagnostics import Diagnostic
 # The backends netpolc writes, by the tables' `backend` value.
 BACKENDS = {"cilium": "CiliumNetworkPolicy (cilium.io/v2)", "antrea": "Antrea ClusterNetworkPolicy (crd.antrea.io/v1beta1)"}
 NOT_WRITTEN = {
-    "egressfirewall": "EgressFirewall (k8s.ovn.org/v1) filters only traffic leaving the cluster, for every pod of a namespace, and "
-    "needs a NetworkPolicy that allows the same addresses, which netpolc cannot narrow to a name: netpolc does not write it",
+    "egressfirewall": "EgressFirewall (k8s.ovn.org/v1), which netpolc does not write: it filters only traffic leaving the cluster, "
+    "for every pod of a namespace, and needs a NetworkPolicy that allows the same addresses, which netpolc cannot narrow to a name",
 }
 
 

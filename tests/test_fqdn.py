@@ -335,8 +335,8 @@ def test_cni_show_lists_the_dns_name_rows_with_their_sources():
 def test_ovn_kubernetes_is_refused_with_the_reason_and_the_cidr_way_out(write):
     run = run_cli("compile", "--cni", "ovn-kubernetes", str(write({"a.netpol": CHECKOUT})))
     assert run.code == 1 and run.out == ""
-    assert "error[NP611]: ovn-kubernetes enforces DNS names with EgressFirewall (k8s.ovn.org/v1)" in run.err
-    assert "netpolc does not write it" in run.err and "as a CIDR" in run.err
+    assert "error[NP611]: ovn-kubernetes enforces DNS names with EgressFirewall (k8s.ovn.org/v1), which netpolc does not write" in run.err
+    assert "only traffic leaving the cluster" in run.err and "as a CIDR" in run.err
 
 
 def test_multi_label_wildcard_is_written_as_ciliums_double_star_from_1_19(write):
