@@ -6,6 +6,7 @@ import re
 
 from . import dnsnames, ir, nodes, values
 from .diagnostics import Diagnostic
+from .dnsnames import looks_like_host_name  # re-exported: the one test of what reads as a name
 from .resolve import Placed, Resolved
 from .source import Span
 from .values import quoted, shown
@@ -347,9 +348,25 @@ class _Lowering:
         source = self.source_peer(st.source, namespace)
         destination = self.peer(st.destination, namespace)
         ports = self.ports(st.destination.ports)
-        if source is None or destination is None or ports is None:
+        if source is None or destination is None or ports is None or not self.name_ports(st.destination, ports):
             return None
         return source, destination, ports
+
+    def name_ports(self, peer: nodes.Peer, ports: tuple[ir.PortRange, ...]) -> bool:
+        """NP433: a named port is a container port of the destination pod; a DNS name has none, so it would match nothing."""
+        if not isinstance(peer.target, nodes.NameTarget):
+            return True
+        named = {port.port for port in ports if isinstance(port.port, str)}
+        for node in peer.ports or ():
+            if node.value.text in named:
+                self.error(
+                    "NP433",
+                    node.value.span,
+                    f"`:{shown(node.value.text)}` is a named port, which only pods have: to `{shown(peer.target.name.text)}` it would match nothing",
+                    "write the port number (`:443`)",
+                )
+                return False
+        return True
 
     # ------------------------------------------------------------ statements
 
@@ -394,7 +411,7 @@ class _Lowering:
             subject = self.selector(st.subject)
             peer = self.peer(st.peer, ns)
             ports = self.ports(st.peer.ports)
-            if subject is None or peer is None or ports is None:
+            if subject is None or peer is None or ports is None or not self.name_ports(st.peer, ports):
                 return None
             return ir.Only(ns, st.direction, subject, peer, ports, origin)
         if isinstance(st, nodes.ExpectStmt):
@@ -464,7 +481,7 @@ class _Lowering:
                 return None
             destination = self.peer(st.destination, "")
             ports = self.cluster_ports(st.destination.ports)
-            if source is None or destination is None or ports is None:
+            if source is None or destination is None or ports is None or not self.name_ports(st.destination, ports):
                 return None
             if not isinstance(source, ir.Pods):
                 self.error(
@@ -608,9 +625,6 @@ def value_of(word: nodes.Word) -> str:
 
 def _written(value: str) -> str:
     return EMPTY_VALUE if value == "" else value
-
-
-from .dnsnames import looks_like_host_name  # noqa: E402  (re-exported: the one test of what reads as a name)
 
 
 def _source(node: nodes.Selector) -> str:
