@@ -32,10 +32,10 @@ def cluster_backend(api: str):
 
 
 def _names_v1alpha1(program: ir.Program) -> list[Diagnostic]:
-    """NP432: cluster rules to DNS names are written as ClusterNetworkPolicy v1alpha2 `domainNames` only."""
+    """NP452: cluster rules to DNS names are written as ClusterNetworkPolicy v1alpha2 `domainNames` only."""
     return [
         Diagnostic(
-            "NP432",
+            "NP452",
             rule.origin.user_span,
             f"`{rule.destination}` in a cluster rule needs ClusterNetworkPolicy v1alpha2 (`domainNames`): netpolc does not write it as AdminNetworkPolicy v1alpha1",
             "compile without --api v1alpha1, or write the addresses as a CIDR",

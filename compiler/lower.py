@@ -290,7 +290,7 @@ class _Lowering:
     def dns_name(self, word: nodes.Word) -> ir.Name | None:
         found = dnsnames.problem(word.text)
         if found is not None:
-            self.error("NP430", word.span, *found)
+            self.error("NP450", word.span, *found)
             return None
         return ir.Name(word.text)
 
@@ -334,9 +334,9 @@ class _Lowering:
         return self.peer(node, namespace)
 
     def name_as_source(self, target: nodes.NameTarget, how: str = "the source of a flow") -> None:
-        """NP431: CNIs learn a name's addresses from the DNS answers the selected pods receive, so a name can only be a destination."""
+        """NP451: CNIs learn a name's addresses from the DNS answers the selected pods receive, so a name can only be a destination."""
         self.error(
-            "NP431",
+            "NP451",
             target.span,
             f"a DNS name cannot be {how}: `{shown(target.name.text)}`",
             "CNIs learn which addresses a name has from the DNS answers their own pods receive, so a name can only be "
@@ -353,14 +353,14 @@ class _Lowering:
         return source, destination, ports
 
     def name_ports(self, peer: nodes.Peer, ports: tuple[ir.PortRange, ...]) -> bool:
-        """NP433: a named port is a container port of the destination pod; a DNS name has none, so it would match nothing."""
+        """NP453: a named port is a container port of the destination pod; a DNS name has none, so it would match nothing."""
         if not isinstance(peer.target, nodes.NameTarget):
             return True
         named = {port.port for port in ports if isinstance(port.port, str)}
         for node in peer.ports or ():
             if node.value.text in named:
                 self.error(
-                    "NP433",
+                    "NP453",
                     node.value.span,
                     f"`:{shown(node.value.text)}` is a named port, which only pods have: to `{shown(peer.target.name.text)}` it would match nothing",
                     "write the port number (`:443`)",
@@ -540,7 +540,7 @@ class _Lowering:
         raise AssertionError(f"unexpected statement {type(st).__name__} in a cluster section")
 
     def cluster_name(self, st, action: str, section: ir.Section) -> bool:
-        """A DNS name in a cluster rule: ClusterNetworkPolicy `domainNames`, in Admin-tier Accept rules only (NP432).
+        """A DNS name in a cluster rule: ClusterNetworkPolicy `domainNames`, in Admin-tier Accept rules only (NP452).
 
         Its `*.x.com` matches one or more labels, which the language writes `**.x.com`; the
         language's one-label `*.` and wildcards inside a label have no form there.
@@ -560,7 +560,7 @@ class _Lowering:
             hint = f"write `**.{rest}` if names at every depth are meant, or list the names"
         else:
             return True
-        self.error("NP432", span, message, hint)
+        self.error("NP452", span, message, hint)
         return False
 
     def cluster_ports(self, nodes_: tuple[nodes.Port, ...] | None) -> tuple[ir.PortRange, ...] | None:

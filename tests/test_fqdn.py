@@ -263,7 +263,7 @@ def test_cluster_admin_allowlist_writes_domainNames_golden_and_experimental_sche
 
 def test_cluster_names_are_refused_where_they_cannot_be_written():
     run = run_cli("compile", "--api", "v1alpha1", "tests/fixtures/fqdn/cluster-allowlist.netpol")
-    assert run.code == 1 and "error[NP432]: `api.stripe.com` in a cluster rule needs ClusterNetworkPolicy v1alpha2" in run.err
+    assert run.code == 1 and "error[NP452]: `api.stripe.com` in a cluster rule needs ClusterNetworkPolicy v1alpha2" in run.err
     calico = run_cli("compile", "--cni", "calico", "tests/fixtures/fqdn/cluster-allowlist.netpol")
     assert calico.code == 1 and ":2:1: error[NP608]: calico does not support ClusterNetworkPolicy domainNames peers" in calico.err
 
