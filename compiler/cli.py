@@ -39,7 +39,7 @@ def main_options(
 
 Paths = Annotated[list[str], typer.Argument(help=".netpol files or folders (folders are searched recursively).", show_default=False)]
 Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
-Cni = Annotated[Optional[list[str]], typer.Option("--cni", help="Check the manifests against this CNI's capability table; repeat for a fleet (all must pass). Replaces `cni` of netpolc.toml. See `netpolc cni list`.", metavar="NAME[@VERSION]", show_default=False)]
+Cni = Annotated[Optional[list[str]], typer.Option("--cni", help="Check the manifests against this CNI's capability table; repeat for a fleet (all must pass). It also picks the object DNS names are written as (`--cni cilium`: CiliumNetworkPolicy). Replaces `cni` of netpolc.toml. See `netpolc cni list`.", metavar="NAME[@VERSION]", show_default=False)]
 Expand = Annotated[Optional[int], typer.Option("--expand-port-ranges", help="For CNIs that ignore endPort: write each port range of at most N ports (2-256) as single ports.", metavar="N", show_default=False)]
 NamedPort = Annotated[Optional[list[str]], typer.Option("--named-port", help="For CNIs that do not enforce named ports: write NAME as NUMBER. Repeatable; adds to `named-ports` of netpolc.toml.", metavar="NAME=NUMBER", show_default=False)]
 Api = Annotated[str, typer.Option("--api", help="The API cluster sections are written in: v1alpha2 (ClusterNetworkPolicy, the default) or v1alpha1 (AdminNetworkPolicy / BaselineAdminNetworkPolicy, for clusters that have only those).", metavar="VERSION")]
@@ -85,6 +85,8 @@ def compile_command(
       netpolc compile policies/ --cni weave --expand-port-ranges 16 --named-port metrics=9090
 
       netpolc compile guardrails.netpol --api v1alpha1
+
+      netpolc compile saas-egress.netpol --cni cilium   # `egress only to api.stripe.com:443` as CiliumNetworkPolicy
     """
     from .commands import compile as command
 

@@ -161,7 +161,10 @@ def _check_present(paths: list[str], old: tuple[str, Path], new: tuple[str, Path
 def _side(root: Path | None, paths: list[str], label: str, namespace: str | None = None):
     """Compile / read one side. With a root (a git export), paths are inside it and files are named as in the repository."""
     from ..workspace import InputsError, Workspace, open_workspace, split_kinds
+    from . import targets
 
+    options, found, _ = targets()  # DNS names: written as the config's CNIs' objects (before a chdir into an export)
+    options = None if found else options
     if root is not None:
         present = [p for p in paths if (root / p).exists()]
         if not present:
@@ -169,12 +172,12 @@ def _side(root: Path | None, paths: list[str], label: str, namespace: str | None
         with _chdir(root):
             netpol, yaml = split_kinds(present)
             try:
-                return open_workspace(netpol, yaml, namespace=namespace)
+                return open_workspace(netpol, yaml, namespace=namespace, fqdn_targets=options)
             except InputsError as err:
                 raise UsageError(f"{label}: {err}") from None
     netpol, yaml = split_kinds(paths)
     try:
-        return open_workspace(netpol, yaml, namespace=namespace)
+        return open_workspace(netpol, yaml, namespace=namespace, fqdn_targets=options)
     except InputsError as err:
         raise UsageError(str(err)) from None
 
