@@ -449,6 +449,8 @@ def _names_never_resolved(program: ir.Program, isolation) -> list[Diagnostic]:
     """NP616: the intents to DNS names of pods that cannot query DNS (the lookup fails, so the connection is never made)."""
     from .fqdn import name_intents, peer_of
 
+    if program.fqdn_backend == "cilium":
+        return []  # the CiliumNetworkPolicy carries its own DNS rule for the pods of each name (NP615)
     out = []
     for intent in name_intents(program):
         if isinstance(intent, ir.Only):

@@ -222,6 +222,10 @@ def explain_command(
     namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace the flow's selectors are relative to (default: the only one); also the namespace of YAML objects that name none.", metavar="NAME")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     cluster: Cluster = None,
+    cni: Annotated[
+        Optional[list[str]],
+        typer.Option("--cni", help="The CNIs the program is for: they pick the object DNS names are written as (default: `cni` of netpolc.toml). Repeatable.", metavar="NAME[@VERSION]", show_default=False),
+    ] = None,
 ) -> None:
     """Can SOURCE reach DESTINATION on PORT, and why: the verdict and the chain.
 
@@ -242,10 +246,12 @@ def explain_command(
       netpolc explain shop.netpol 'app=web -> k8s-app=kube-dns in namespace kube-system:53/udp'
 
       netpolc explain policies/ --cluster snapshot.yaml -n shop 'app=cart -> app=db:5432'
+
+      netpolc explain checkout.netpol --cni cilium 'app=checkout -> api.stripe.com:443'
     """
     from .commands import explain as command
 
-    _finish(command.run, arguments, list(policies or []), namespace, fmt, cluster=list(cluster or []))
+    _finish(command.run, arguments, list(policies or []), namespace, fmt, cluster=list(cluster or []), cni=list(cni or []))
 
 
 @app.command("diff")

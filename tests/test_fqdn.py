@@ -213,6 +213,24 @@ def test_cilium_needs_no_use_dns_its_dns_rule_is_written(write):
     assert run.code == 0 and "NP616" not in run.out and "NP404" not in run.out and "info[NP615]" in run.out
 
 
+def test_cilium_dns_rule_counts_in_a_deny_all_namespace(write):
+    """`deny all` cuts DNS for the namespace (NP404), but the CiliumNetworkPolicy's own DNS rule serves the name's pods."""
+    program = "namespace shop\ndeny all\nallow app=checkout to *.stripe.com:443\n"
+    run = run_cli("check", "--cni", "cilium", str(write({"a.netpol": program})))
+    assert run.code == 0 and "NP616" not in run.out and "warning[NP404]" in run.out, run.out
+
+
+def test_explain_takes_cni_for_names(write):
+    path = str(write({"a.netpol": CHECKOUT + "use dns\n"}))
+    allowed = run_cli("explain", path, "--cni", "cilium", "app=checkout -> api.stripe.com:443")
+    assert allowed.code == 0 and "(in namespace shop): allowed" in allowed.out, allowed.err
+    assert "which address it resolves to is decided at run time" in allowed.out
+    denied = run_cli("explain", path, "--cni", "cilium", "app=checkout -> evil.example.com:443 denied")
+    assert denied.code == 0 and "(in namespace shop): denied" in denied.out
+    refused = run_cli("explain", path, "app=checkout -> api.stripe.com:443")
+    assert refused.code == 1 and "NP610" in refused.err
+
+
 # ---------------------------------------------------------------- Antrea
 
 
