@@ -231,6 +231,17 @@ def test_explain_takes_cni_for_names(write):
     assert refused.code == 1 and "NP610" in refused.err
 
 
+def test_graph_and_diff_take_cni_for_names(write):
+    project = write({"old/a.netpol": CHECKOUT + "use dns\n", "new/a.netpol": CHECKOUT + "use dns\negress only to *.github.com:443 for app=checkout\n"})
+    old, new = str(project / "old"), str(project / "new")
+    graph = run_cli("graph", old, "--cni", "cilium", "--format", "mermaid")
+    assert graph.code == 0 and '(["api.stripe.com (IPv4)"])' in graph.out, graph.err
+    diff = run_cli("diff", old, new, "--cni", "cilium")
+    assert diff.code == 0 and "Closed: 0 flows" in diff.out
+    assert "shop/app=checkout -> (any).github.com (IPv4), (any).github.com (IPv6): 443" in diff.out
+    assert run_cli("graph", old).code == 1  # no CNI: NP610, as compile says
+
+
 # ---------------------------------------------------------------- Antrea
 
 
