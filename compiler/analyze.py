@@ -17,14 +17,54 @@ DNS_PROBES = (
 NODE_LOCAL_DNS = "169.254.20.10"
 
 
-def analyze(program: ir.Program) -> list[Diagnostic]:
+def analyze(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
+    """The findings of the program; with `only` (ids of intents), just the findings at those intents, judged against the whole program.
+
+    An incremental build (`incremental.Cache`) asks for the intents a change can reach; it never
+    passes `only` for a program with cluster sections.
+    """
     out: list[Diagnostic] = []
-    out += _duplicates_and_covered(program)
-    out += _no_effect(program)
-    out += _egress_without_dns(program)
+    out += _duplicates_and_covered(program, only)
+    out += _covered_only(program, only)
+    out += _only_widened(program, only)
+    out += _no_effect(program, only)
+    out += _egress_without_dns(program, only)
     if program.cluster:
         out += _shadowed_cluster_rules(program)
         out += _allows_cut_by_admin(program)
+        out += _cluster_names_without_dns(program)
+    return out
+
+
+def _cluster_names_without_dns(program: ir.Program) -> list[Diagnostic]:
+    """NP616 for cluster rules to DNS names whose pods cannot query DNS: `domainNames` grants no DNS,
+    and the usual allowlist (`allow S to NAME`, then `deny S to world`) cuts it too."""
+    from .verify import intent_model
+
+    rules = [rule for rule in program.cluster if isinstance(rule.destination, ir.Name)]
+    if not rules:
+        return []
+    model = intent_model(program)
+    out = []
+    for rule in rules:
+        ref = rule.source.namespace
+        home = ref.name if ref.kind == "named" else engine.OTHER_NAMESPACE
+        labels = (ref.selector.witness() or {}) if ref.kind == "labelled" else {}
+        namespaces = (engine.Namespace(home, labels), *(engine.Namespace(ns) for ns, _, _ in DNS_PROBES if ns != home))
+        servers = [engine.Pod(ns, "dns", dns_labels) for ns, dns_labels, _ in DNS_PROBES]
+        client = engine.Pod(home, "client", rule.source.selector.witness() or {})
+        universe = engine.Universe(namespaces, (client, *servers), (engine.Address(NODE_LOCAL_DNS),))
+        targets = [(server, port) for server, (_, _, port) in zip(servers, DNS_PROBES)] + [(universe.addresses[0], 53)]
+        if not any(engine.evaluate(model, universe, client, server, port, "UDP").allowed for server, port in targets):
+            out.append(
+                Diagnostic(
+                    "NP616",
+                    rule.origin.user_span,
+                    f"`{rule.destination}` can never be resolved by these pods: ClusterNetworkPolicy `domainNames` grants no DNS, "
+                    "and the cluster rules leave them none, so the lookup fails and the connection is never made",
+                    "allow DNS before the deny: `allow S to k8s-app=kube-dns in namespace kube-system:53/udp,53/tcp` in this section",
+                )
+            )
     return out
 
 
@@ -94,13 +134,14 @@ def _covering_source_keys(source: ir.Peer) -> list[tuple]:
     return [("world",)] if isinstance(source, ir.World) else [("block",), ("world",)]
 
 
-def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
+def _duplicates_and_covered(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
     out = []
-    allows = [i for i in program.intents if isinstance(i, ir.Allow)]
+    intents = program.intents if only is None else _covering_context(program.intents, only)
+    allows = [i for i in intents if isinstance(i, ir.Allow)]
     first_of: dict[tuple, ir.Intent] = {}
-    for intent in program.intents:
+    for intent in intents:
         first = first_of.setdefault(ir.intent_key(intent), intent)
-        if first is not intent and intent.origin.user_span != first.origin.user_span:
+        if first is not intent and intent.origin.user_span != first.origin.user_span and (only is None or id(intent) in only):
             out.append(
                 Diagnostic(
                     "NP402",
@@ -120,7 +161,7 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
     position = {id(intent): i for i, intent in enumerate(allows)}
     covering: dict[ir.Peer, set] = {}  # destinations repeat (the same pods named by many allows): their covers, made once
     for intent in allows:
-        if first_of[ir.intent_key(intent)] is not intent:
+        if first_of[ir.intent_key(intent)] is not intent or only is not None and id(intent) not in only:
             continue
         sources = _covering_source_keys(intent.source)
         covers = covering.get(intent.destination)
@@ -151,13 +192,44 @@ def _duplicates_and_covered(program: ir.Program) -> list[Diagnostic]:
     return out
 
 
-def _no_effect(program: ir.Program) -> list[Diagnostic]:
+def _covering_context(intents: list, only: set[int]) -> list:
+    """The intents, in order, that the duplicate and covered checks of the intents in `only` read.
+
+    A duplicate has the same namespace; an allow that covers another has a destination of the
+    same namespace (or, for addresses, a source of the same namespace) or names namespaces by
+    labels. Intents of one key are alike, so each key is kept whole (which is first stays right).
+    """
+    asked = [i for i in intents if id(i) in only]
+    homes = {i.namespace for i in asked}
+    targets, sources = set(), set()
+    for intent in asked:
+        if isinstance(intent, ir.Allow):
+            destination, source = intent.destination, intent.source
+            if isinstance(destination, ir.Pods) and destination.namespace.kind == "named":
+                targets.add(destination.namespace.name)
+            elif not isinstance(destination, ir.Pods) and isinstance(source, ir.Pods) and source.namespace.kind == "named":
+                sources.add(source.namespace.name)
+
+    def read(intent) -> bool:
+        if intent.namespace in homes:
+            return True
+        if not isinstance(intent, ir.Allow):
+            return False
+        destination, source = intent.destination, intent.source
+        if isinstance(destination, ir.Pods):
+            return destination.namespace.kind != "named" or destination.namespace.name in targets
+        return not (isinstance(source, ir.Pods) and source.namespace.kind == "named") or source.namespace.name in sources
+
+    return [i for i in intents if read(i)]
+
+
+def _no_effect(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
     out = []
     managed = set(program.namespaces)
     isolations = egress_isolations(program)
     any_egress_isolation = bool(isolations)
     for intent in program.intents:
-        if not isinstance(intent, ir.Allow):
+        if not isinstance(intent, ir.Allow) or only is not None and id(intent) not in only:
             continue
         source, destination = intent.source, intent.destination
         writes_ingress = ingress_target(destination, managed) is not None
@@ -169,6 +241,16 @@ def _no_effect(program: ir.Program) -> list[Diagnostic]:
                     intent.origin.user_span,
                     f"the source `{source}` gets no egress rule: netpolc writes egress rules only for pods of a named namespace",
                     "if those pods' namespace isolates egress, allow this flow there too (e.g. `allow ... to ...` in that namespace)",
+                )
+            )
+        if isinstance(source, ir.World) and isolations.get(intent.namespace):
+            # `world` holds the namespace's own pods too, and an allow from world writes them no egress rule.
+            out.append(
+                Diagnostic(
+                    "NP407",
+                    intent.origin.user_span,
+                    f"the source `world` includes the pods of namespace {intent.namespace}, whose egress is isolated here, and they get no egress rule: netpolc writes egress rules only for pod sources",
+                    f"if those pods should reach it too, add `allow any to {_destination_text(destination)}{_ports_suffix(intent.ports)}` in namespace {intent.namespace}",
                 )
             )
         if writes_ingress or writes_egress:
@@ -184,8 +266,14 @@ def _no_effect(program: ir.Program) -> list[Diagnostic]:
             fix += f", or add the files of namespace {destination.namespace.name} to the program"
         elif isinstance(destination, ir.Pods):
             why_destination = "the destination's namespaces are chosen by labels, so no ingress policy can be placed for them"
+        elif isinstance(destination, ir.World):
+            why_destination = "the destination `world` is every address and every pod, for which no single ingress policy can be placed"
         else:
-            why_destination = "the destination is addresses, which have no ingress policy"
+            why_destination = (
+                "the destination is a DNS name outside the cluster, which has no ingress policy"
+                if isinstance(destination, ir.Name)
+                else "the destination is addresses, which have no ingress policy"
+            )
         out.append(
             Diagnostic(
                 "NP401",
@@ -197,7 +285,119 @@ def _no_effect(program: ir.Program) -> list[Diagnostic]:
     return out
 
 
-def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
+def _destination_text(destination: ir.Peer) -> str:
+    if isinstance(destination, ir.Pods) and destination.namespace.kind == "named":
+        return str(destination.selector) if not destination.selector.is_empty else f"namespace {destination.namespace.name}"
+    return str(destination)
+
+
+def _covered_only(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
+    """NP403 for `only` lines: `ingress only from world:80` next to `ingress only from world` adds nothing."""
+    out = []
+    onlys = [i for i in program.intents if isinstance(i, ir.Only)]
+    by_side: dict[tuple, list[ir.Only]] = {}
+    for intent in onlys:
+        by_side.setdefault((intent.namespace, intent.direction), []).append(intent)
+    for group in by_side.values():
+        for intent in group:
+            if only is not None and id(intent) not in only:
+                continue
+            for other in group:
+                if other is intent or ir.intent_key(other) == ir.intent_key(intent):
+                    continue  # the same line twice is NP402
+                if (
+                    other.subject.covers(intent.subject)
+                    and peer_covers(other.peer, intent.peer)
+                    and ir.ports_contain(other.ports, intent.ports)
+                    and not (_only_covers(intent, other) and onlys.index(intent) < onlys.index(other))
+                ):
+                    out.append(
+                        Diagnostic(
+                            "NP403",
+                            intent.origin.user_span,
+                            f"`{intent.origin.describe()}` is already covered by `{other.origin.describe()}`",
+                            "remove this line, or narrow the wider one if it allows more than you meant",
+                            related=((other.origin.user_span, "covered by this intent"),),
+                        )
+                    )
+                    break
+    return out
+
+
+def _only_covers(outer: ir.Only, inner: ir.Only) -> bool:
+    return outer.subject.covers(inner.subject) and peer_covers(outer.peer, inner.peer) and ir.ports_contain(outer.ports, inner.ports)
+
+
+def _only_widened(program: ir.Program, asked: set[int] | None = None) -> list[Diagnostic]:
+    """NP430: an `allow` that gives pods an `only` line restricts a flow outside it (Kubernetes unions
+    the rules of every policy, so "only" would not be only). Allows from stdlib modules (`use dns`)
+    are the namespace's infrastructure and not reported."""
+    out = []
+    onlys = [i for i in program.intents if isinstance(i, ir.Only)]
+    if not onlys:
+        return out
+    managed = set(program.namespaces)
+    by_namespace: dict[str, list[ir.Only]] = {}  # an allow can widen only the `only` lines of its pods' namespace
+    for only in onlys:
+        by_namespace.setdefault(only.namespace, []).append(only)
+    for intent in program.intents:
+        if not isinstance(intent, ir.Allow) or intent.origin.module or asked is not None and id(intent) not in asked:
+            continue
+        near = {
+            pods.namespace.name
+            for pods in (intent.source, intent.destination)
+            if isinstance(pods, ir.Pods) and pods.namespace.kind == "named"
+        }
+        for only in (o for name in sorted(near) for o in by_namespace.get(name, ())):
+            if only.direction == "egress":
+                pods, peer = intent.source, intent.destination
+                if not isinstance(pods, ir.Pods) or pods.namespace != ir.NamespaceRef("named", only.namespace):
+                    continue
+            else:
+                pods, peer = intent.destination, intent.source
+                if ingress_target(pods, managed) is None or pods.namespace.name != only.namespace:
+                    continue
+            overlap = pods.selector.intersect(only.subject)
+            if overlap is None or (peer_covers(only.peer, peer) and ir.ports_contain(only.ports, intent.ports)):
+                continue
+            who = "pods" if only.subject.is_empty else f"pods `{only.subject}`"
+            if only.direction == "egress":
+                what = f"{who} may also send to `{_destination_text(peer)}{_ports_suffix(intent.ports)}`"
+                rewrite = f"`deny egress{_for(only)}` and `allow {_for_subject(only)} to {_destination_text(only.peer)}{_ports_suffix(only.ports)}`"
+            else:
+                what = f"{who} may also receive from `{_destination_text(peer)}`" + (f" on {_ports_suffix(intent.ports)[1:]}" if intent.ports else "")
+                rewrite = f"`deny ingress{_for(only)}` and `allow {_destination_text(only.peer)} to {_for_subject(only)}{_ports_suffix(only.ports)}`"
+            out.append(
+                Diagnostic(
+                    "NP430",
+                    intent.origin.user_span,
+                    f"this allow widens `{only.origin.describe()}` (line {only.origin.user_span.line}): {what}, since Kubernetes adds up the rules of every policy",
+                    f"if `only` is meant, remove this allow; if both are meant, replace the `only` line by {rewrite}, so that no line says only",
+                    related=((only.origin.user_span, "the `only` line it widens"),),
+                )
+            )
+            break
+    return out
+
+
+def _for(only: ir.Only) -> str:
+    return "" if only.subject.is_empty else f" for {only.subject}"
+
+
+def _for_subject(only: ir.Only) -> str:
+    return "any" if only.subject.is_empty else str(only.subject)
+
+
+def _ports_suffix(ports: tuple[ir.PortRange, ...]) -> str:
+    return ":" + ",".join(_port_text(p) for p in ports) if ports else ""
+
+
+def _port_text(port: ir.PortRange) -> str:
+    """A port as the language writes it (`*/udp` for every port of one protocol)."""
+    return f"*/{port.protocol.lower()}" if port.port is None else str(port)
+
+
+def _egress_without_dns(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
     from .verify import intent_model
 
     isolating = [
@@ -207,7 +407,15 @@ def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
     ]
     if not isolating:
         return []
-    model = intent_model(program)
+    if only is None:
+        model = intent_model(program)
+    else:
+        # A pod's egress is decided by the policies of its own namespace: the model of the intents
+        # that write into the asked namespaces holds all of those (and is far smaller).
+        asked = {i.namespace for i in isolating if id(i) in only}
+        if not asked:
+            return []
+        model = intent_model(ir.Program([i for i in program.intents if _writes_into(i, asked)], [], program.namespaces))
     namespaces = tuple(engine.Namespace(n) for n in sorted({i.namespace for i in isolating} | {ns for ns, _, _ in DNS_PROBES}))
     servers = [engine.Pod(ns, "dns", labels) for ns, labels, _ in DNS_PROBES]
     node_local = engine.Address(NODE_LOCAL_DNS)
@@ -218,7 +426,9 @@ def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
         key = (intent.namespace, intent.subject)
         if key in seen:
             continue
-        seen.add(key)
+        seen.add(key)  # the first intent of a key is the one reported, whether it is asked for or not
+        if only is not None and id(intent) not in only:
+            continue
         client = engine.Pod(intent.namespace, "client", intent.subject.witness() or {})
         reachable = any(
             engine.evaluate(model, universe, client, server, port, protocol).egress.allowed
@@ -235,7 +445,42 @@ def _egress_without_dns(program: ir.Program) -> list[Diagnostic]:
                     "add `use dns` to this namespace (or `use dns-node-local` / `use dns-openshift` on those platforms)",
                 )
             )
+            out += _names_never_resolved(program, intent)
     return out
+
+
+def _names_never_resolved(program: ir.Program, isolation) -> list[Diagnostic]:
+    """NP616: the intents to DNS names of pods that cannot query DNS (the lookup fails, so the connection is never made)."""
+    from .fqdn import name_intents, peer_of
+
+    if program.fqdn_backend == "cilium":
+        return []  # the CiliumNetworkPolicy carries its own DNS rule for the pods of each name (NP615)
+    out = []
+    for intent in name_intents(program):
+        if isinstance(intent, ir.Only):
+            same = intent.namespace == isolation.namespace and isolation.subject.covers(intent.subject)
+        else:
+            source = intent.source
+            same = source.namespace == ir.NamespaceRef("named", isolation.namespace) and source.selector.intersect(isolation.subject) is not None
+        if same:
+            out.append(
+                Diagnostic(
+                    "NP616",
+                    intent.origin.user_span,
+                    f"`{peer_of(intent)}` can never be resolved by these pods: their egress is isolated and DNS is not allowed, "
+                    "so the lookup fails and the connection is never made",
+                    "add `use dns` to this namespace (the CNI's name rule allows the addresses, not the lookup)",
+                )
+            )
+    return out
+
+
+def _writes_into(intent, namespaces: set[str]) -> bool:
+    """Whether the intent model gives the intent a policy in one of `namespaces` (its own, its source's or its destination's)."""
+    if intent.namespace in namespaces:
+        return True
+    peers = (intent.source, intent.destination) if isinstance(intent, ir.Allow) else ()
+    return any(isinstance(p, ir.Pods) and p.namespace.kind == "named" and p.namespace.name in namespaces for p in peers)
 
 
 # ---------------------------------------------------------------- cluster sections

@@ -39,7 +39,11 @@ def main_options(
 
 Paths = Annotated[list[str], typer.Argument(help=".netpol files or folders (folders are searched recursively).", show_default=False)]
 Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
-Cni = Annotated[Optional[list[str]], typer.Option("--cni", help="Check the manifests against this CNI's capability table; repeat for a fleet (all must pass). Replaces `cni` of netpolc.toml. See `netpolc cni list`.", metavar="NAME[@VERSION]", show_default=False)]
+Cni = Annotated[Optional[list[str]], typer.Option("--cni", help="Check the manifests against this CNI's capability table; repeat for a fleet (all must pass). It also picks the object DNS names are written as (`--cni cilium`: CiliumNetworkPolicy). Replaces `cni` of netpolc.toml. See `netpolc cni list`.", metavar="NAME[@VERSION]", show_default=False)]
+NamesCni = Annotated[
+    Optional[list[str]],
+    typer.Option("--cni", help="The CNIs the program is for: they pick the object DNS names are written as (default: `cni` of netpolc.toml). Repeatable.", metavar="NAME[@VERSION]", show_default=False),
+]
 Expand = Annotated[Optional[int], typer.Option("--expand-port-ranges", help="For CNIs that ignore endPort: write each port range of at most N ports (2-256) as single ports.", metavar="N", show_default=False)]
 NamedPort = Annotated[Optional[list[str]], typer.Option("--named-port", help="For CNIs that do not enforce named ports: write NAME as NUMBER. Repeatable; adds to `named-ports` of netpolc.toml.", metavar="NAME=NUMBER", show_default=False)]
 Api = Annotated[str, typer.Option("--api", help="The API cluster sections are written in: v1alpha2 (ClusterNetworkPolicy, the default) or v1alpha1 (AdminNetworkPolicy / BaselineAdminNetworkPolicy, for clusters that have only those).", metavar="VERSION")]
@@ -57,9 +61,9 @@ def _finish(run, *args, **kwargs) -> None:
 
 @app.command("compile")
 def compile_command(
-    paths: Paths,
+    paths: Annotated[Optional[list[str]], typer.Argument(help=".netpol files or folders (folders are searched recursively); none: the `paths` of netpolc.toml.", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write one file per policy under DIR/<namespace>/ instead of printing a YAML stream.", metavar="DIR")] = None,
-    check: Annotated[bool, typer.Option("--check", help="With -o: write nothing; exit 1 and list what differs when DIR is stale.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="With -o (or `output` of netpolc.toml): write nothing; exit 1 and list what differs when DIR is stale.")] = False,
     strict: Strict = False,
     fmt: Format = "text",
     cni: Cni = None,
@@ -85,10 +89,12 @@ def compile_command(
       netpolc compile policies/ --cni weave --expand-port-ranges 16 --named-port metrics=9090
 
       netpolc compile guardrails.netpol --api v1alpha1
+
+      netpolc compile saas-egress.netpol --cni cilium   # `egress only to api.stripe.com:443` as CiliumNetworkPolicy
     """
     from .commands import compile as command
 
-    _finish(command.run, paths, output, check, strict, fmt, cni or [], expand_port_ranges, named_port or [], api)
+    _finish(command.run, list(paths or []), output, check, strict, fmt, cni or [], expand_port_ranges, named_port or [], api)
 
 
 @app.command("check")
@@ -101,8 +107,11 @@ def check_command(
     cni: Cni = None,
     expand_port_ranges: Expand = None,
     named_port: NamedPort = None,
+    sarif: Annotated[Optional[str], typer.Option("--sarif", help="Also write the diagnostics to FILE as SARIF 2.1.0 (one run: annotations with --format github, and a code-scanning log).", metavar="FILE")] = None,
 ) -> None:
     """Report problems without writing anything (editors, pre-commit, CI).
+
+    With no paths, the `paths` of netpolc.toml are checked.
 
     Exit status: 0 clean (warnings allowed unless --strict), 1 errors found,
     2 bad usage or unreadable input.
@@ -116,10 +125,12 @@ def check_command(
       netpolc check --stdin --stdin-filename policies/shop.netpol < shop.netpol
 
       netpolc check policies/ --cni calico --cni cilium@1.15
+
+      netpolc check --format github --sarif netpolc.sarif policies/
     """
     from .commands import check as command
 
-    _finish(command.run, list(paths or []), fmt, strict, stdin, stdin_filename, cni or [], expand_port_ranges, named_port or [])
+    _finish(command.run, list(paths or []), fmt, strict, stdin, stdin_filename, cni or [], expand_port_ranges, named_port or [], sarif)
 
 
 @app.command("fmt")
@@ -215,6 +226,7 @@ def explain_command(
     namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace the flow's selectors are relative to (default: the only one); also the namespace of YAML objects that name none.", metavar="NAME")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     cluster: Cluster = None,
+    cni: NamesCni = None,
 ) -> None:
     """Can SOURCE reach DESTINATION on PORT, and why: the verdict and the chain.
 
@@ -235,10 +247,12 @@ def explain_command(
       netpolc explain shop.netpol 'app=web -> k8s-app=kube-dns in namespace kube-system:53/udp'
 
       netpolc explain policies/ --cluster snapshot.yaml -n shop 'app=cart -> app=db:5432'
+
+      netpolc explain checkout.netpol --cni cilium 'app=checkout -> api.stripe.com:443'
     """
     from .commands import explain as command
 
-    _finish(command.run, arguments, list(policies or []), namespace, fmt, cluster=list(cluster or []))
+    _finish(command.run, arguments, list(policies or []), namespace, fmt, cluster=list(cluster or []), cni=list(cni or []))
 
 
 @app.command("diff")
@@ -250,6 +264,7 @@ def diff_command(
     cluster: Cluster = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="With REV..REV: a path that exists at one revision only is compared against no policies at the other (otherwise exit 2).")] = False,
     flows: Annotated[Optional[list[str]], typer.Option("--flows", help="Only the connections seen in these flow records (Hubble or Calico JSON, as for `replay`), with how often each was seen.", metavar="FILE", show_default=False)] = None,
+    cni: NamesCni = None,
 ) -> None:
     """The flows a change opens and closes, computed by the engine (not a text diff).
 
@@ -278,7 +293,10 @@ def diff_command(
     """
     from .commands import diff as command
 
-    _finish(command.run, arguments, fmt, fail_on_closed, namespace=namespace, cluster=list(cluster or []), allow_missing=allow_missing, flows=list(flows or []))
+    _finish(
+        command.run, arguments, fmt, fail_on_closed, namespace=namespace, cluster=list(cluster or []), allow_missing=allow_missing,
+        flows=list(flows or []), cni=list(cni or []),
+    )
 
 
 @app.command("graph")
@@ -289,6 +307,7 @@ def graph_command(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of standard output.", metavar="FILE")] = None,
     namespace: Namespace = None,
     cluster: Cluster = None,
+    cni: NamesCni = None,
 ) -> None:
     """Draw the allowed flows between pod groups and address blocks.
 
@@ -309,7 +328,7 @@ def graph_command(
     """
     from .commands import graph as command
 
-    _finish(command.run, list(paths or []), list(policies or []), fmt, output, namespace=namespace, cluster=list(cluster or []))
+    _finish(command.run, list(paths or []), list(policies or []), fmt, output, namespace=namespace, cluster=list(cluster or []), cni=list(cni or []))
 
 
 Flows = Annotated[
@@ -393,6 +412,38 @@ def suggest_command(
     from .commands import suggest as command
 
     _finish(command.run, list(flows or []), output, list(namespaces or []), max_prefix, max_connections)
+
+
+@app.command("import")
+def import_command(
+    paths: Annotated[list[str], typer.Argument(help="NetworkPolicy YAML files or folders (searched for .yaml/.yml), or - for standard input.", show_default=False)],
+    namespace: Namespace = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write one DIR/<namespace>.netpol per namespace (replacing the ones import wrote before) instead of printing the program.", metavar="DIR")] = None,
+    cluster: Cluster = None,
+) -> None:
+    """Turn existing NetworkPolicy YAML into .netpol programs, proven equivalent.
+
+    Reads every NetworkPolicy (multi-document YAML, kind: List, JSON; other kinds
+    skipped with a note), writes idiomatic intents (deny all, use dns, allow A to
+    B, ingress only from ...), one program per namespace, formatted as `netpolc
+    fmt` formats it, each intent with a comment naming its policy and file:line.
+    Then it compiles the program and the engine compares its manifests with the
+    YAML on every flow (with --cluster also over the real pods). Exit 0 when all
+    was imported and proven; 1 when a policy was refused (listed at its YAML line,
+    kept as YAML) or the proof failed; 2 for bad usage or unreadable input. With
+    -o nothing is written unless what is written is proven.
+
+    Examples:
+
+      netpolc import deploy/netpol -o policies/
+
+      helm template . | netpolc import - -n shop
+
+      netpolc import deploy/netpol --cluster snapshot.yaml > imported.netpol
+    """
+    from .commands import import_ as command
+
+    _finish(command.run, list(paths or []), namespace, output, list(cluster or []))
 
 
 @app.command("lsp")

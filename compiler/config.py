@@ -13,7 +13,7 @@ from .source import SourceFile, Span, UnreadableSource, read_bounded, read_sourc
 CONFIG_NAME = "netpolc.toml"
 PYPROJECT = "pyproject.toml"
 SECTION = ("tool", "netpolc")
-KEYS = ("cni", "pod-cidrs", "expand-port-ranges", "named-ports")
+KEYS = ("cni", "pod-cidrs", "expand-port-ranges", "named-ports", "ignore", "paths", "output")
 
 
 @dataclass
@@ -25,7 +25,11 @@ class Config:
     pod_cidrs: tuple[str, ...] = ()
     expand_port_ranges: int | None = None
     named_ports: dict[str, int] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()  # warning codes silenced in the whole project (compiler/suppress.py)
+    paths: tuple[str, ...] = ()  # the sources `check` and `compile` read when given none (relative to the working folder)
+    output: str | None = None  # the output folder `compile --check` compares when given no -o
     spans: dict[str, Span] = field(default_factory=dict)
+    ignore_spans: dict[str, Span] = field(default_factory=dict)
 
 
 def find(start: Path) -> tuple[Path, tuple[str, ...]] | None:
@@ -114,7 +118,24 @@ def load(path: Path, section: tuple[str, ...] = ()) -> tuple[Config | None, list
         config.expand_port_ranges = data["expand-port-ranges"]
     if "named-ports" in data and "named-ports" not in bad:
         config.named_ports = dict(data["named-ports"])
+    # Paths are written relative to the config file's folder and used relative to the working folder.
+    if "paths" in data and "paths" not in bad:
+        config.paths = tuple(_from_config(path, p) for p in data["paths"])
+    if "output" in data and "output" not in bad:
+        config.output = _from_config(path, data["output"])
+    if "ignore" in data and "ignore" not in bad:
+        config.ignore = tuple(data["ignore"])
+        config.ignore_spans = {code: _span(source, (*section, "ignore", index), code) for index, code in enumerate(config.ignore)}
     return config, diagnostics
+
+
+def _from_config(config_file: Path, written: str) -> str:
+    """A path of the config file (relative to its folder) as the command line would name it."""
+    target = Path(os.path.normpath(config_file.parent / written))
+    try:
+        return os.path.relpath(target, Path.cwd()) if target.is_absolute() else target.as_posix()
+    except ValueError:
+        return str(target)
 
 
 # ---------------------------------------------------------------- validation

@@ -28,6 +28,15 @@ class Change:
 
 
 @dataclass
+class Isolation:
+    """A pod group whose side in `direction` nothing decided before the change and something decides after it."""
+
+    group: str
+    direction: str
+    kept: list[tuple[list[str], str]]  # (peers, ports) its side still allows, every other flow of that side is cut
+
+
+@dataclass
 class Diff:
     scene: Scene
     old: engine.Reach
@@ -66,6 +75,37 @@ class Diff:
         merged += [([source], destinations, atoms) for (_, atoms), (source, *destinations) in by_source.items()]
         out = {(tuple(self.names(sources)), tuple(self.names(destinations)), self.scene.describe_atoms(self.new, atoms)) for sources, destinations, atoms in merged}
         return [(list(a), list(b), ports) for a, b, ports in sorted(out, key=lambda g: (g[1][0], g[0][0], g[2]))]
+
+    def isolations(self) -> list[Isolation]:
+        """The groups the change newly isolates, each with what its isolated side still allows: the
+        summary that comes before the flows (which then list every address range that is cut).
+        Groups left with the same allowances read as one line."""
+        universe = self.scene.universe
+        endpoints = universe.endpoints
+        merged: dict[tuple, list[engine.Endpoint]] = {}
+        seen: set[tuple[str, str]] = set()
+        for pod in sorted(universe.pods, key=simplicity):
+            for direction in engine.DIRECTIONS:
+                key = (name(pod, universe), direction)
+                if key in seen or self.old.side(pod, direction) is not None or self.new.side(pod, direction) is None:
+                    continue
+                seen.add(key)
+                atoms_of: dict[int, list[int]] = {}
+                for atom in range(len(self.scene.atoms)):
+                    for other in bits(self.new.allowed_mask(pod, direction, atom)):
+                        atoms_of.setdefault(other, []).append(atom)
+                peers_of: dict[tuple[int, ...], list[engine.Endpoint]] = {}
+                for other, atoms in atoms_of.items():
+                    peers_of.setdefault(tuple(atoms), []).append(endpoints[other])
+                kept = tuple(sorted(
+                    (tuple(self.names(peers)), self.scene.describe_atoms(self.new, atoms)) for atoms, peers in peers_of.items()
+                ))
+                merged.setdefault((direction, kept), []).append(pod)
+        out = [
+            Isolation(", ".join(self.names(pods)), direction, [(list(peers), ports) for peers, ports in kept])
+            for (direction, kept), pods in merged.items()
+        ]
+        return sorted(out, key=lambda i: (i.group, i.direction))
 
     def names(self, endpoints: list[engine.Endpoint]) -> list[str]:
         """Names for a set of endpoints: `anything` for all of them, near-miss pods folded into their namespace's other pods."""

@@ -55,7 +55,7 @@ class Outcome:
         if v.allowed:
             fix = "narrow or remove the intent (policy) that allows it, or correct the expectation"
         else:
-            fix = f"allow it (e.g. `allow {_flow_words(expect)}`), or correct the expectation"
+            fix = _yaml_fix(v, expect) or f"allow it (e.g. `allow {_flow_words(expect)}`), or correct the expectation"
         where = f" ({self.on})" if self.on else ""
         return Diagnostic(
             "NP700",
@@ -80,6 +80,23 @@ class Outcome:
         if self.verdict is not None:
             out["flow"] = flow_dict(self.verdict, self.expect.port, self.scene.universe)
         return out
+
+
+def _yaml_fix(v: engine.Verdict, expect: ir.Expect) -> str | None:
+    """For a flow that policies read from YAML (`--policies`) deny: the rule to add there, not a `.netpol` line."""
+    for side in (v.ingress, v.egress):
+        if side.allowed or not side.isolated_by or any(p.intent for p in side.isolated_by):
+            continue  # allowed here, decided by a cluster tier only, or by netpolc's own intents
+        policy = sorted(side.isolated_by, key=lambda p: (not p.rules(side.direction), p.name))[0]
+        key, peer = ("from", "the source") if side.direction == engine.INGRESS else ("to", "the destination")
+        where = f" ({policy.source})" if policy.source else ""
+        port = f"{expect.port.port}/{expect.port.protocol}"
+        return (
+            f"allow it in the YAML: add to `{policy.namespace}/{policy.name}`{where} an {side.direction} rule whose `{key}` "
+            f"matches {peer} and whose `ports` include {port} (or a new NetworkPolicy selecting the same pods with that rule), "
+            "or correct the expectation"
+        )
+    return None
 
 
 def _flow_words(expect: ir.Expect) -> str:
@@ -123,6 +140,13 @@ def _unisolated(side: engine.SideVerdict) -> str:
     return f"not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes)"
 
 
+def _address_words(endpoint) -> str:
+    if isinstance(endpoint, engine.NameAddress):  # judged as the name: its addresses are only known from DNS
+        return ("a DNS name outside the cluster, no policy applies; which address it resolves to is decided at run time, "
+                "from the DNS answers the pods receive (a CIDR counts for it only when it holds every address of the family)")
+    return "an address, no policy applies"
+
+
 def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = False) -> list[str]:
     """The egress side and the ingress side of a flow, one sentence each (every policy named when detailed)."""
     lines = []
@@ -131,7 +155,7 @@ def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = F
     for side, subject, peer in ((verdict.egress, verdict.source, verdict.destination), (verdict.ingress, verdict.destination, verdict.source)):
         who = name(subject, universe)
         if not side.applies:
-            what = "a host-network pod: no policy selects it" if side.host_network else "an address, no policy applies"
+            what = "a host-network pod: no policy selects it" if side.host_network else _address_words(subject)
             lines.append(f"{side.direction}: {who} is {what}")
             continue
         tiers_said = [line for line in (_tier_line(side, "admin", detailed),) if line]
@@ -172,7 +196,7 @@ def chain_lines(verdict: engine.Verdict, universe: engine.Universe, port: str) -
             if side.host_network:
                 lines.append(f"{who}: a host-network pod: no policy selects it (its traffic is the node's): allowed")
             else:
-                lines.append(f"{who}: an address, no policy applies: allowed")
+                lines.append(f"{who}: {_address_words(subject)}: allowed")
             continue
         admin = _tier_line(side, "admin", True)
         if admin:

@@ -86,7 +86,8 @@ class Scene:
         return self._ports(reach, indices)
 
     def _ports(self, reach: engine.Reach, indices: list[int]) -> str:
-        parts = []
+        parts: list[str] = []
+        protocols_of: dict[str, list[str]] = {}  # a number or range -> its protocols, in order
         for protocol in PROTOCOL_ORDER:
             own = [i for i in indices if self.atoms[i].protocol == protocol]
             if not own:
@@ -94,12 +95,23 @@ class Scene:
             if len(own) == sum(a.protocol == protocol for a in self.atoms):
                 parts.append(f"all {protocol.lower()} ports")
                 continue
-            suffix = "" if protocol == "TCP" else f"/{protocol.lower()}"
             for low, high in _merge([reach.atom_interval(i) for i in own]):
                 name = self.named_ports.get((protocol, low)) if low == high else None
                 text = name or (str(low) if low == high else f"{low}-{high}")
-                parts.append(text + suffix)
-        return ",".join(parts)
+                if text not in protocols_of:
+                    parts.append(text)
+                protocols_of.setdefault(text, []).append(protocol)
+        # The same port over several protocols reads once: DNS is `53/tcp+udp`, not `53,53/udp`.
+        out = []
+        for part in parts:
+            protocols = protocols_of.get(part)
+            if protocols is None:
+                out.append(part)
+            elif len(protocols) > 1:
+                out.append(f"{part}/{'+'.join(p.lower() for p in protocols)}")
+            else:
+                out.append(part if protocols == ["TCP"] else f"{part}/{protocols[0].lower()}")
+        return ",".join(out)
 
 
 def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -9,6 +9,7 @@ import queue
 import re
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -21,11 +22,16 @@ from pygls.uris import from_fs_path, to_fs_path
 from . import __version__, nodes
 from .diagnostics import Diagnostic
 from .fmt import split_comment
+from .incremental import Cache
 from .paths import shipped_dir
-from .resolve import SUFFIX, Input, InputError, display_name, expand_inputs
+from .resolve import NAMES_BASE, SUFFIX, Input, InputError, display_name, expand_inputs, project_root
 from .source import MAX_SOURCE_BYTES, SourceFile, Span
 
-DEBOUNCE_SECONDS = 0.3
+DEBOUNCE_SECONDS = 0.3  # the wait after a keystroke before a build starts, while builds are slow
+# While builds with a warm cache (incremental.Cache) take less than DEBOUNCE_SECONDS, a keystroke
+# waits only this long: waiting for more keystrokes would delay the diagnostics more than a wasted
+# build costs (an edit during a build is followed by one more build, never by a queue of them).
+QUICK_DEBOUNCE_SECONDS = 0.02
 # Completion parses the lines typed since the last build one by one (a half-typed file does
 # not parse whole); at most this many, nearest the cursor, so it stays fast in a big buffer.
 COMPLETION_LINES = 200
@@ -105,11 +111,24 @@ class Build:
     names: dict[str, str]  # display name -> URI
     versions: dict[str, int | None]  # URI -> version compiled, for the open buffers
     diagnostics: dict[str, list[types.Diagnostic]] = field(default_factory=dict)  # URI -> diagnostics
-    emitted: dict[tuple[str, int], list] = field(default_factory=dict)  # (file, line) -> emitted manifests
+    _emitted: dict[tuple[str, int], list] | None = None  # (file, line) -> emitted manifests, made by the first hover
     labels: dict[str, set[str]] = field(default_factory=dict)  # label key -> values, all files
     namespaces: set[str] = field(default_factory=set)
     parsed_lines: dict[str, set[str]] = field(default_factory=dict)  # URI -> lines of a buffer that parsed whole
     _lines: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def emitted(self) -> dict[tuple[str, int], list]:
+        """The manifests of each line: indexed when a hover first asks (not on the way to publishing the diagnostics of a keystroke)."""
+        if self._emitted is None:
+            index: dict[tuple[str, int], list] = {}
+            for e in self.result.emitted:
+                # A NetworkPolicy comes from one line; a cluster object from its section's line and each rule's line.
+                origins = e.origins + ((e.section.origin,) if hasattr(e, "section") else ())  # DNS-name objects: their line
+                for span in dict.fromkeys(origin.user_span for origin in origins):
+                    index.setdefault((span.file, span.line), []).append(e)
+            self._emitted = index
+        return self._emitted
 
     def lines(self, name: str) -> list[str]:
         if name not in self._lines:
@@ -130,6 +149,9 @@ class Project:
     timer: asyncio.TimerHandle | None = None  # the debounced start of the next build
     running: asyncio.Future | None = None  # the build in the worker
     rerun: bool = False  # an edit came while a build was running
+    cache: Cache = field(default_factory=Cache)  # what unchanged files and namespaces gave the last build (used by the worker only)
+    debounce: float = QUICK_DEBOUNCE_SECONDS  # how long the next edit waits before its build starts
+    names: dict = field(default_factory=dict)  # display name -> (module, label keys -> values, namespaces) of the last build
 
 
 class NetpolServer(LanguageServer):
@@ -175,9 +197,11 @@ class NetpolServer(LanguageServer):
 
     # ------------------------------------------------------------ builds
 
-    def schedule(self, uri: str, delay: float = DEBOUNCE_SECONDS) -> None:
-        """Rebuild the project `delay` seconds after the last edit: typing does not compile every keystroke."""
+    def schedule(self, uri: str, delay: float | None = None) -> None:
+        """Rebuild the project `delay` seconds after the last edit (by default the project's debounce): typing does not compile every keystroke."""
         project = self.project_for(uri)
+        if delay is None:
+            delay = project.debounce
         project.generation += 1  # whatever is compiling now is stale
         if project.timer is not None:
             project.timer.cancel()
@@ -191,7 +215,7 @@ class NetpolServer(LanguageServer):
             project.rerun = True  # one more build when this one ends, of the text as it is then
             return
         documents = [Document(d.uri, d.version, d.source) for d in self.open_documents(project)]
-        project.running = self.builder.submit(self.compile, project.root, documents, project.generation)
+        project.running = self.builder.submit(self.compile, project, documents, project.generation)
         project.running.add_done_callback(lambda future: self.finish_build(project, future))
 
     def finish_build(self, project: Project, future: asyncio.Future) -> None:
@@ -212,7 +236,7 @@ class NetpolServer(LanguageServer):
             project.rerun = False
             self.start_build(project)
 
-    def compile(self, root: Path, documents: list[Document], generation: int) -> Build:
+    def compile(self, project: Project, documents: list[Document], generation: int) -> Build:
         """In the worker: compile the project with the buffers in place of their files, then everything requests need."""
         import gc
 
@@ -223,16 +247,30 @@ class NetpolServer(LanguageServer):
         enabled = gc.isenabled()
         gc.disable()
         try:
-            build = self._compile(root, documents, generation)
+            warm = bool(project.cache.parsed)
+            start = time.perf_counter()
+            build = self._compile(project, documents, generation)
+            if warm:  # the first build of a project parses everything: it says nothing of the next ones
+                project.debounce = QUICK_DEBOUNCE_SECONDS if time.perf_counter() - start < DEBOUNCE_SECONDS else DEBOUNCE_SECONDS
             gc.freeze()
             return build
         finally:
             if enabled:
                 gc.enable()
 
-    def _compile(self, root: Path, documents: list[Document], generation: int) -> Build:
+    def _compile(self, project: Project, documents: list[Document], generation: int) -> Build:
+        # Files are named relative to the workspace folder (hover's netpolc.io/source, diagnostics),
+        # whatever folder the editor started the server in.
+        token = NAMES_BASE.set(project.root)
+        try:
+            return self._compile_named(project, documents, generation)
+        finally:
+            NAMES_BASE.reset(token)
+
+    def _compile_named(self, project: Project, documents: list[Document], generation: int) -> Build:
         from .pipeline import build
 
+        root = project.root
         try:
             inputs = expand_inputs([str(root)])
         except InputError:  # no .netpol file saved yet: the open buffers are the project
@@ -245,21 +283,28 @@ class NetpolServer(LanguageServer):
             overrides[name] = document.text  # over the size limit: NP103 from the pipeline, as `check` says
             names[name] = document.uri
             if not any(item.name == name for item in inputs):
-                inputs.append(Input(path, name, root))
-        result = build(inputs, overrides=overrides, prove=False)
+                inputs.append(Input(path, name, project_root(root)))  # the project `use` may not leave, as on the command line
+        from .fqdn import config_targets
+
+        # DNS names are compiled for the config's CNIs, as the command line does
+        result = build(inputs, overrides=overrides, prove=False, cache=project.cache, fqdn_targets=config_targets(root))
         done = Build(generation, result, names, {d.uri: d.version for d in documents})
         for d in result.diagnostics:
             uri = names.get(d.span.file)
             if uri is not None:
                 done.diagnostics.setdefault(uri, []).append(self.to_lsp(d, done))
-        for e in result.emitted:
-            # A NetworkPolicy comes from one line; a cluster object from its section's line and each rule's line.
-            origins = e.origins + ((e.section.origin,) if e.kind != "NetworkPolicy" else ())
-            for span in dict.fromkeys(origin.user_span for origin in origins):
-                done.emitted.setdefault((span.file, span.line), []).append(e)
         modules = result.resolved.modules if result.resolved else {}
-        for module in modules.values():
-            _collect_names(module, done.labels, done.namespaces)
+        collected = {}
+        for name, module in modules.items():
+            known = project.names.get(name)
+            if known is None or known[0] is not module:  # an unchanged file keeps its parsed module (incremental.Cache)
+                known = (module, {}, set())
+                _collect_names(module, known[1], known[2])
+            collected[name] = known
+            for key, values in known[1].items():
+                done.labels.setdefault(key, set()).update(values)
+            done.namespaces |= known[2]
+        project.names = collected
         for document in documents:
             if modules.get(display_name(fs_path(document.uri))) is not None:
                 done.parsed_lines[document.uri] = set(document.text.split("\n"))
@@ -337,7 +382,7 @@ class NetpolServer(LanguageServer):
             text = "netpolc is compiling the project: hover again once its diagnostics are updated."
             return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
         result = build.result
-        name = display_name(fs_path(uri))
+        name = display_name(fs_path(uri), project.root)
         line = position.line + 1
         statement = self.statement_at(result, name, line)
         if statement is None:
@@ -527,7 +572,8 @@ def _release(build: Build) -> None:
     list and dropped one element at a time, each step frees little and the GIL changes hands.
     """
     result, pieces = build.result, []
-    build.emitted.clear()
+    if build._emitted is not None:
+        build._emitted.clear()
     build.diagnostics.clear()
     program, resolved = getattr(result, "program", None), getattr(result, "resolved", None)
     for sequence in (result.emitted, getattr(program, "intents", []), getattr(program, "expects", []),

@@ -73,10 +73,16 @@ MANIFESTS = Layout(".yaml", depth=2)  # compile -o: DIR/<namespace>/<name>.yaml
 class OutputError(Exception):
     """The output cannot be written as asked: a code, what is wrong, and what to do."""
 
-    def __init__(self, message: str, hint: str, code: str = "NP503", notes: list | None = None):
+    def __init__(self, message: str, hint: str, code: str = "NP503", notes: list | None = None, path: str | None = None):
         super().__init__(message)
         self.message, self.hint, self.code = message, hint, code
         self.notes = notes or []  # warnings about what was found beside the folder before it failed
+        self.path = path  # the file or folder at fault, shown first as every diagnostic's location is
+
+    def report(self) -> str:
+        """`PATH: error[NP503]: message` and its help line, as the commands print it."""
+        where = f"{self.path}: " if self.path else ""
+        return f"{where}error[{self.code}]: {self.message}\n  help: {self.hint}\n"
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ def stale(root: Path, files: dict[str, str | bytes], layout: Layout = MANIFESTS)
         finally:
             os.close(parent_fd)
     except OSError as err:
-        raise OutputError(f"cannot read {place.shown}: {_why(err)}", "check that the folder is readable") from None
+        raise OutputError(f"cannot read {place.shown}: {_why(err)}", "check that the folder is readable", path=place.shown) from None
     return _plan(old, same, wanted, place.shown)
 
 
@@ -190,11 +196,11 @@ def _write_tree(root: Path, files: dict[str, str | bytes], layout: Layout) -> Wr
                 os.close(parent_fd)
         except OutputError as err:
             _remove_created(created)
-            raise OutputError(f"{err.message}; nothing was changed", err.hint, err.code, notes) from None
+            raise OutputError(f"{err.message}; nothing was changed", err.hint, err.code, notes, err.path) from None
         except OSError as err:
             _remove_created(created)
             raise OutputError(
-                f"cannot write {root}: {_why(err)}; nothing was changed", "free space or fix permissions, then run again", notes=notes
+                f"cannot write {root}: {_why(err)}; nothing was changed", "free space or fix permissions, then run again", notes=notes, path=str(root)
             ) from None
         except BaseException:  # Ctrl-C, SIGTERM: the staging folder is gone already
             _remove_created(created)
@@ -226,6 +232,7 @@ def _place(path: Path) -> _Place:
             raise OutputError(
                 f"{shown} is a symbolic link to {os.readlink(path)}, which {what}",
                 "point the link at a folder (netpolc writes into the folder a link you name and keeps the link), or pass a folder to -o",
+                path=shown,
             )
         parent, name = os.path.split(real)
         return _Place(shown, parent, name, real)
@@ -235,6 +242,7 @@ def _place(path: Path) -> _Place:
             f"{shown} is the root of the file system; netpolc replaces its output folder as a whole",
             "choose a new or empty folder for the output, e.g. -o deploy/netpol",
             "NP504",
+            path=shown,
         )
     return _Place(shown, parent, name, None)
 
@@ -249,7 +257,7 @@ def _open_parent(parent: str, created: list[str]) -> int:
     probe = parent
     while not os.path.isdir(probe):
         if os.path.lexists(probe):
-            raise OutputError(f"cannot write into {probe}: it is not a folder", "pass an output folder whose parent folders are folders")
+            raise OutputError(f"cannot write into {probe}: it is not a folder", "pass an output folder whose parent folders are folders", path=probe)
         missing.append(probe)
         probe = os.path.dirname(probe)
     for folder in reversed(missing):
@@ -286,15 +294,16 @@ def _open_target(parent_fd: int, place: _Place) -> int | None:
     except FileNotFoundError:
         return None
     if stat.S_ISLNK(st.st_mode):
-        raise OutputError(f"{place.shown} {_CHANGED[0]} (it became a link)", _CHANGED[1])
+        raise OutputError(f"{place.shown} {_CHANGED[0]} (it became a link)", _CHANGED[1], path=place.shown)
     if not stat.S_ISDIR(st.st_mode):
         raise OutputError(
-            f"{place.shown} exists and is not a folder", "pass a folder to -o: a new or empty one, or one netpolc wrote before"
+            f"{place.shown} exists and is not a folder", "pass a folder to -o: a new or empty one, or one netpolc wrote before", path=place.shown
         )
     if st.st_dev != os.fstat(parent_fd).st_dev:
         raise OutputError(
             f"{place.shown} is a mount point; netpolc replaces its output folder as a whole, which cannot be done to a mount point",
             f"write into a folder inside it, e.g. -o {os.path.join(place.shown, 'netpol')}",
+            path=place.shown,
         )
     return _open_dir(place.name, parent_fd, st, place.shown)
 
@@ -304,7 +313,7 @@ def _open_dir(name: str, dir_fd: int, st: os.stat_result, shown: str) -> int:
     now = os.fstat(fd)
     if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
         os.close(fd)
-        raise OutputError(f"{shown} {_CHANGED[0]}", _CHANGED[1])
+        raise OutputError(f"{shown} {_CHANGED[0]}", _CHANGED[1], path=shown)
     return fd
 
 
@@ -377,6 +386,7 @@ def _refuse_foreign(dir_fd: int, place: _Place, layout: Layout) -> None:
         f"choose another folder, e.g. -o {os.path.join(place.shown, 'netpol')} (netpolc creates it), or empty this one; "
         f"a folder netpolc wrote holds files starting with `{marker}`",
         "NP504",
+        path=place.shown,
     )
 
 
@@ -394,6 +404,7 @@ def _refuse_cwd_inside(dir_fd: int, place: _Place) -> None:
                 f"{place.shown} holds the current folder; netpolc replaces the output folder as a whole, "
                 "which would leave this shell in a deleted folder",
                 "run netpolc from outside the output folder (e.g. from the repository root)",
+                path=place.shown,
             )
         parent = os.path.dirname(here)
         if parent == here:
@@ -411,7 +422,7 @@ def _scan(dir_fd: int, layout: Layout, wanted: dict[str, bytes], shown: str):
 
     def walk(fd: int, prefix: str, depth: int) -> bool:
         if depth > _MAX_DEPTH:
-            raise OutputError(f"{shown}/{prefix} is nested more than {_MAX_DEPTH} folders deep", "choose another output folder")
+            raise OutputError(f"{shown}/{prefix} is nested more than {_MAX_DEPTH} folders deep", "choose another output folder", path=f"{shown}/{prefix}")
         found = False
         try:
             names = sorted(os.listdir(fd))
@@ -450,12 +461,13 @@ def _mount_point(shown: str, path: str) -> OutputError:
     return OutputError(
         f"{shown}/{path} is a mount point; netpolc replaces the output folder as a whole and cannot carry a mounted folder along",
         "unmount it or move it out of the output folder",
+        path=f"{shown}/{path}",
     )
 
 
 def _plan(old: dict[str, _Old], same: set[str], wanted: dict[str, bytes], shown: str) -> list[Change]:
     """The changes, or OutputError naming every entry of the user's that sits where netpolc would write."""
-    blocked = []
+    blocked, where = [], []
     for relative in sorted(wanted):
         parts = relative.split("/")
         for i in range(1, len(parts)):
@@ -463,17 +475,21 @@ def _plan(old: dict[str, _Old], same: set[str], wanted: dict[str, bytes], shown:
             entry = old.get(folder)
             if entry is not None and entry.kind != "dir":
                 blocked.append(_blocker(shown, folder, entry, "a folder"))
+                where.append(f"{shown}/{folder}")
                 break
         else:
             entry = old.get(relative)
             if entry is not None and entry.kind != "ours":
                 blocked.append(_blocker(shown, relative, entry, "a file"))
+                where.append(f"{shown}/{relative}")
     if blocked:
+        first = where[0]
         unique = list(dict.fromkeys(blocked))
         more = f" (and {len(unique) - 1} more: {'; '.join(unique[1:4])}{'; ...' if len(unique) > 4 else ''})" if len(unique) > 1 else ""
         raise OutputError(
             unique[0] + more,
             "move it away or choose another output folder; netpolc never writes through a link or over a file it did not generate",
+            path=first,
         )
     changes = [Change("changed" if r in old else "added", r) for r in sorted(wanted) if r not in same]
     changes += [Change("removed", r) for r, e in sorted(old.items()) if e.kind == "ours" and r not in wanted]
@@ -576,7 +592,7 @@ def _stage(src_fd, dst_fd, old, holding, layout, folders, planned, shown, prefix
         ):
             kind = before.kind
         elif path in folders or path in planned:
-            raise OutputError(f"{shown}/{path} {_CHANGED[0]}", _CHANGED[1])
+            raise OutputError(f"{shown}/{path} {_CHANGED[0]}", _CHANGED[1], path=f"{shown}/{path}")
         elif stat.S_ISDIR(st.st_mode):
             kind = "dir"
         else:
@@ -585,7 +601,7 @@ def _stage(src_fd, dst_fd, old, holding, layout, folders, planned, shown, prefix
             if st.st_dev != dev:
                 raise _mount_point(shown, path)
             if depth > _MAX_DEPTH:
-                raise OutputError(f"{shown}/{path} is nested more than {_MAX_DEPTH} folders deep", "choose another output folder")
+                raise OutputError(f"{shown}/{path} is nested more than {_MAX_DEPTH} folders deep", "choose another output folder", path=f"{shown}/{path}")
             os.mkdir(name, 0o700, dir_fd=dst_fd)
             sub_src = _open_dir(name, src_fd, st, f"{shown}/{path}")
             try:
@@ -608,6 +624,7 @@ def _stage(src_fd, dst_fd, old, holding, layout, folders, planned, shown, prefix
                 raise OutputError(
                     f"cannot carry {shown}/{path} into the new tree: {_why(err)}",
                     "netpolc keeps your files by hard-linking them into the new tree; move this one out of the output folder",
+                    path=f"{shown}/{path}",
                 ) from None
     return made
 
@@ -1059,6 +1076,7 @@ def write_file(path: Path, data: bytes) -> str | None:
                 raise OutputError(
                     f"{shown} is a symbolic link to {os.readlink(path)}, which does not exist",
                     "point the link at a file, or write to another path",
+                    path=shown,
                 )
             parent, name = os.path.split(link)
         else:
@@ -1071,13 +1089,13 @@ def write_file(path: Path, data: bytes) -> str | None:
                 st = None
             if st is not None and not stat.S_ISREG(st.st_mode):
                 what = "a folder" if stat.S_ISDIR(st.st_mode) else "a link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
-                raise OutputError(f"{shown} is {what}", "write to a regular file, or leave out -o to print to standard output")
+                raise OutputError(f"{shown} is {what}", "write to a regular file, or leave out -o to print to standard output", path=shown)
             _remove_stale_temporaries(parent_fd, name)
             _publish(parent_fd, name, data, st)
         finally:
             os.close(parent_fd)
     except OSError as err:
-        raise OutputError(f"cannot write {shown}: {_why(err)}", "check that its folder exists and is writable") from None
+        raise OutputError(f"cannot write {shown}: {_why(err)}", "check that its folder exists and is writable", path=shown) from None
     return link
 
 

@@ -40,12 +40,17 @@ def parse_file(source):
 
 def build(
     inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True,
-    api: str = "v1alpha2",
+    api: str = "v1alpha2", ignore: tuple[tuple[str, ...], dict] | None = None, cache=None, fqdn_targets=None,
 ) -> Result:
     """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program.
 
     `emit=False` stops after the checks of the source (what `netpolc check` reports when no
     CNI is named: emitting and proving would add start-up time and no diagnostic).
+    `ignore` is (codes, {code: span}) silenced project-wide; None reads the config's `ignore`.
+    `cache` (an `incremental.Cache`, kept from build to build) reuses what unchanged files and
+    namespaces gave last time; the result is the same as without it.
+    `fqdn_targets` (`capabilities.Options`): the CNIs that choose the DNS-name backend when `cni`
+    is not given (the flow commands: they evaluate, they do not check capabilities).
     """
     import gc
 
@@ -54,16 +59,21 @@ def build(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(inputs, overrides, prove, validate, cni, emit, api)
+        result = _build(inputs, overrides, prove, validate, cni, emit, api, cache, fqdn_targets)
+        return _suppressed(result, ignore, emit and prove, cni is not None)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str) -> Result:
+def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str, cache=None, fqdn_targets=None) -> Result:
     from .resolve import resolve
 
-    resolved = resolve(inputs, parse_file, overrides)  # parse every file; imports; namespaces
+    if cache is not None:
+        cache.begin()
+    resolved = resolve(inputs, cache.parse_file if cache is not None else parse_file, overrides)  # parse every file; imports; namespaces
+    if cache is not None:
+        cache.resolved(resolved)
     diagnostics = list(resolved.diagnostics)
     result = Result(diagnostics, resolved)
     if has_errors(diagnostics):
@@ -71,11 +81,19 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
 
     from .lower import lower
 
-    program, found = lower(resolved)  # validate values, build intents
+    program, found = (cache.lower if cache is not None else lower)(resolved)  # validate values, build intents
     diagnostics += found
     result.program = program
     if has_errors(diagnostics):
         return _done(result)
+
+    from .fqdn import select
+
+    diagnostics += select(program, cni if cni is not None else fqdn_targets)  # DNS names: the object the target CNIs know, or a refusal
+    if has_errors(diagnostics):
+        return _done(result)
+    if program.fqdn_backend:
+        cache = None  # the backend follows the target CNIs, not the files: a program with names is emitted and proven whole
 
     blocks = None
     if program.cluster:  # where cluster rules go, decided once for the target API: objects and priorities
@@ -86,7 +104,7 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
 
     from .analyze import analyze
 
-    diagnostics += analyze(program)  # dead, duplicate, covered intents; DNS (needs lowering)
+    diagnostics += (cache.analyze if cache is not None else analyze)(program)  # dead, duplicate, covered intents; DNS (needs lowering)
     if has_errors(diagnostics) or not (emit_manifests or cni is not None):
         return _done(result)
 
@@ -100,7 +118,8 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
         diagnostics += notes
         result.program = program
         expand = expand_limit(cni)
-    result.emitted, found = emit(program, expand, api, blocks)  # manifests of every backend, named
+        cache = None  # the CNIs' rewrites change the program: emitted and proven whole
+    result.emitted, found = (cache.emit if cache is not None else emit)(program, expand, api, blocks)  # manifests of every backend, named
     diagnostics += found
     if has_errors(found):
         return _done(result)
@@ -111,7 +130,7 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
     if prove and not has_errors(diagnostics):
         from .verify import prove as prove_output
 
-        diagnostics += prove_output(program, result.emitted)
+        diagnostics += (cache.prove if cache is not None else prove_output)(program, result.emitted)
     if cni is not None:
         from .capabilities import check, cluster_findings
 
@@ -126,7 +145,7 @@ def cluster_manifests(emitted) -> list:
 
     out = []
     for item in emitted:
-        if item.kind == "NetworkPolicy":
+        if not hasattr(item, "block"):  # NetworkPolicy and the DNS-name objects: checked by their own rows
             continue
         rules = {}
         if item.block is not None:
@@ -135,6 +154,24 @@ def cluster_manifests(emitted) -> list:
                     rules[(direction, index)] = rule.intent.origin.user_span
         out.append(ClusterManifest(item.manifest(), item.section.origin.user_span, rules))
     return out
+
+
+def _suppressed(result: Result, ignore, proved: bool, targets: bool) -> Result:
+    """Warnings silenced by `# netpolc: ignore[...]` comments and the config's `ignore` (never errors)."""
+    from .suppress import apply, project_ignore
+
+    codes, spans = project_ignore() if ignore is None else ignore
+    files = result.resolved.files if result.resolved else {}
+    if not codes and not any("netpolc:" in source.text for source in files.values()):
+        return result
+
+    def judged(code: str) -> bool:
+        """Whether this build could have reported `code` (else an unused suppression of it is not stale)."""
+        family = code[2:3]
+        return result.ok and (family in "1234" or family == "5" and proved or family == "6" and targets)
+
+    result.diagnostics = sorted_unique(apply(result.diagnostics, files, codes, spans, judged))
+    return result
 
 
 def _done(result: Result) -> Result:

@@ -99,6 +99,17 @@ def github(diagnostics: list[Diagnostic], files: dict) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def failure(message: str, fmt: str) -> str:
+    """What a machine format says when nothing could be checked (exit 2); text and JSON say it on stderr only."""
+    if fmt == "github":
+        return f"::error title=netpolc::{_escape_data('netpolc: ' + message)}\n"
+    if fmt == "sarif":
+        from . import sarif as sarif_log
+
+        return sarif_log.render_failure(message)
+    return ""
+
+
 def sarif(diagnostics: list[Diagnostic], files: dict) -> str:
     """SARIF 2.1.0 for GitHub code scanning (built in its own module: only this format needs it)."""
     from . import sarif as sarif_log

@@ -10,6 +10,8 @@ input follows the same rule: a symlink in it that leads out of it is refused (NP
 
 from __future__ import annotations
 
+import contextvars
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +60,35 @@ class Input(NamedTuple):
     refused: tuple[str, str, str] | tuple[()] = ()
 
 
+def project_root(folder: Path) -> Path:
+    """The project a file or folder belongs to: the nearest folder (from `folder` up) holding
+    netpolc.toml or a pyproject.toml with [tool.netpolc]; else the repository root (`.git`);
+    else `folder` itself. `use` may not leave it, and a shared file is checked with its users in it."""
+    from .config import CONFIG_NAME, PYPROJECT, _has_section
+
+    start = folder.resolve()
+    for candidate in (start, *start.parents):
+        if os.path.lexists(candidate / CONFIG_NAME):
+            return candidate
+        pyproject = candidate / PYPROJECT
+        if os.path.lexists(pyproject) and _has_section(pyproject):
+            return candidate
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return start
+
+
+def _root_reason(root: Path) -> str:
+    """Why a folder is the project: ` (it holds netpolc.toml)`, ... or nothing (the file's own folder)."""
+    from .config import _has_section
+
+    if os.path.lexists(root / "netpolc.toml"):
+        return " (it holds netpolc.toml)"
+    if os.path.lexists(root / "pyproject.toml") and _has_section(root / "pyproject.toml"):
+        return " (its pyproject.toml has [tool.netpolc])"
+    return " (the repository root)" if os.path.lexists(root / ".git") else ""
+
+
 class InputError(Exception):
     """A command-line input that does not exist or holds no .netpol file (exit code 2)."""
 
@@ -74,7 +105,7 @@ def expand_inputs(arguments: list[str]) -> list[Input]:
             for entry in entries:
                 found.setdefault(entry.name, entry)
         elif os.path.lexists(path):  # a FIFO, a device or a dangling link is refused when it is read
-            found.setdefault(display_name(path), Input(path, display_name(path), path.parent))
+            found.setdefault(display_name(path), Input(path, display_name(path), project_root(path.parent)))
         else:
             raise InputError(f"{argument}: no such file or folder")
     return list(found.values())
@@ -133,17 +164,23 @@ def folder_entries(folder: Path, suffixes: tuple[str, ...] = (SUFFIX,)) -> list[
                 seen.add(target)
                 pending.append(path)
     out = []
+    project = project_root(folder)  # the walk stays in `folder`; a `use` may reach the rest of the project
     for path, refused in sorted(entries):
         # A refused symlink is named as the link (its target is not ours to name).
         name = (Path(display_name(path.parent)) / path.name).as_posix() if refused else display_name(path)
-        out.append(Input(path, name, folder, refused))
+        out.append(Input(path, name, project, refused))
     return out
 
 
-def display_name(path: Path) -> str:
-    """How a file is named in diagnostics and annotations: relative to the working folder when inside it."""
+# The folder names are relative to: the working folder, or (the language server) the workspace
+# folder of the build running in this thread; a context variable, since threads share one cwd.
+NAMES_BASE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("netpolc_names_base", default=None)
+
+
+def display_name(path: Path, base: Path | None = None) -> str:
+    """How a file is named in diagnostics and annotations: relative to the working folder (or `base`) when inside it."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return path.resolve().relative_to((base or NAMES_BASE.get() or Path.cwd()).resolve()).as_posix()
     except ValueError:
         return path.as_posix()
 
@@ -232,6 +269,16 @@ def _users_of_shared_files(inputs: list[Input], loader: _Loader, reader) -> list
     """
     found: list[Input] = []
     known = {i.name for i in inputs}
+    # A shared file another input uses is checked there already: its other users in the project are not pulled in.
+    used_by_inputs = set()
+    for other in inputs:
+        module = loader.modules.get(other.name)
+        for statement in module.statements if module else ():
+            if isinstance(statement, nodes.UseStmt) and statement.is_path:
+                try:
+                    used_by_inputs.add(_path_target(other, statement).resolve())
+                except OSError:
+                    continue
     pending = list(inputs)
     while pending:
         item = pending.pop(0)
@@ -239,6 +286,8 @@ def _users_of_shared_files(inputs: list[Input], loader: _Loader, reader) -> list
         if module is None or not module.statements or any(isinstance(s, (nodes.NamespaceStmt, nodes.ClusterStmt)) for s in module.statements):
             continue
         target = item.path.resolve()
+        if target in used_by_inputs and item.name not in {f.name for f in found}:
+            continue
         for entry in folder_entries(item.root) if item.root.is_dir() else ():
             path, name = entry.path, entry.name
             try:
@@ -335,8 +384,8 @@ class _Walk:
                     Diagnostic(
                         "NP203",
                         statement.module.span,
-                        f'`use "{statement.module.text}"` leaves the project folder {display_name(item.root) or "."}',
-                        "keep shared files inside the project folder and use a path relative to this file",
+                        f'`use "{statement.module.text}"` leaves the project folder {display_name(item.root) or "."}{_root_reason(item.root)}',
+                        "keep shared files inside the project folder (the nearest folder with netpolc.toml, else the repository root, else the file's folder) and use a path relative to this file",
                     )
                 )
                 return

@@ -37,6 +37,24 @@ def sarif_log(diagnostics: list[Diagnostic]) -> dict:
     }
 
 
+def failure_log(message: str) -> dict:
+    """A log for a run that could not check anything (exit 2): no results, the reason as a
+    tool execution notification, so an upload step and the pull request show what went wrong."""
+    log = sarif_log([])
+    log["runs"][0]["invocations"] = [
+        {
+            "executionSuccessful": False,
+            "exitCode": 2,
+            "toolExecutionNotifications": [{"level": "error", "message": {"text": message}}],
+        }
+    ]
+    return log
+
+
+def render_failure(message: str) -> str:
+    return json.dumps(failure_log(message), indent=2, ensure_ascii=False) + "\n"
+
+
 def render(diagnostics: list[Diagnostic]) -> str:
     return json.dumps(sarif_log(diagnostics), indent=2, ensure_ascii=False) + "\n"
 

@@ -16,6 +16,8 @@ def peer_rules(peer: ir.Peer) -> tuple[engine.PeerRule, ...]:
         return (ALL_PEERS,)
     if isinstance(peer, ir.Block):
         return (engine.PeerRule("block", cidr=peer.cidr, excepts=peer.excepts),)
+    if isinstance(peer, ir.Name):
+        return (engine.PeerRule("name", dns_name=peer.name),)
     ref = peer.namespace
     if ref.kind == "named":
         return (engine.PeerRule("pods", "named", namespace_name=ref.name, pod_selector=peer.selector),)
@@ -63,8 +65,28 @@ def intent_model(program: ir.Program) -> engine.PolicySet:
                 policies.append(
                     engine.Policy(name, intent.source.namespace.name, intent.source.selector, frozenset(), egress=(rule,), source=source, intent=text)
                 )
+    policies += implied_model(program)
     policies += cluster_model(program)
     return engine.PolicySet(policies)
+
+
+DNS_PORTS = (engine.PortRule("UDP", 53), engine.PortRule("TCP", 53))
+
+
+def implied_model(program: ir.Program) -> list[engine.Policy]:
+    """What the chosen DNS-name backend adds to the meaning, by design: on Cilium, the pods that get a
+    toFQDNs rule may query kube-dns on port 53 (the DNS rule its proxy needs), without being isolated by it."""
+    if program.fqdn_backend != "cilium":
+        return []
+    from .backends import ciliumnetworkpolicy as cilium
+    from .emit import egress_isolations
+
+    out = []
+    for namespace, subject in cilium.dns_subjects(program, egress_isolations(program)):
+        dns = engine.PeerRule("pods", "named", namespace_name=cilium.DNS_NAMESPACE, pod_selector=ir.LabelSelector.of(cilium.DNS_LABELS))
+        rule = engine.Rule((dns,), DNS_PORTS)
+        out.append(engine.Policy("Cilium's DNS rule", namespace, subject, frozenset(), egress=(rule,), source="", intent="the DNS rule of toFQDNs"))
+    return out
 
 
 CLUSTER_TIERS = {ir.ADMIN: engine.ADMIN, ir.BASELINE: engine.BASELINE}
@@ -108,13 +130,17 @@ def cluster_model(program: ir.Program) -> list[engine.ClusterPolicy]:
     return out
 
 
-def prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
-    """NP500 for each flow where the manifests and the intents disagree (none when the compiler is right)."""
+def prove(program: ir.Program, emitted: list[Emitted], namespaces=None) -> list[Diagnostic]:
+    """NP500 for each flow where the manifests and the intents disagree (none when the compiler is right).
+
+    `namespaces` limits the proof to the pods of those namespaces (no cluster sections): an
+    incremental build proves again only the namespaces a change touched.
+    """
     with engine.paused_gc():
-        return _prove(program, emitted)
+        return _prove(program, emitted, namespaces)
 
 
-def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
+def _prove(program: ir.Program, emitted: list[Emitted], only=None) -> list[Diagnostic]:
     intended = intent_model(program)
     # The manifests are read back one batch of namespaces at a time (and dropped after it): the
     # model of every manifest at once was most of the proof's memory.
@@ -130,21 +156,24 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
         span = emitted[0].origins[0].user_span if emitted else _statements(program)[0].origin.user_span
         return [Diagnostic("NP500", span, f"internal error: an emitted manifest cannot be read back: {err}", "nothing was written; please report this with the input that caused it")]
 
-    try:
-        actual_cluster = list(engine.load_policies(item.manifest() for item in cluster_items).cluster)
+    try:  # the other kinds (cluster objects, DNS-name policies) are few: read once, namespaced ones placed by their namespace
+        others = engine.load_policies(item.manifest() for item in cluster_items)
     except engine.PolicyError as err:
         return unreadable(err)
+    actual_cluster = list(others.cluster)
+    for namespace, policies in others.by_namespace.items():
+        written.setdefault(namespace, [])
 
     def read(namespaces: list[str]) -> list:
         policies = engine.load_policies(item.manifest() for n in namespaces for item in written.get(n, ())).policies
         for policy, item in zip(policies, (item for n in namespaces for item in written.get(n, ()))):
             if policy.namespace != item.namespace:  # never for netpolc's backends; refused rather than proven elsewhere
                 raise engine.PolicyError(f"NetworkPolicy {policy.name}", f"is in namespace {policy.namespace}, emitted for {item.namespace}")
-        return list(policies)
+        return list(policies) + [p for n in namespaces for p in others.by_namespace.get(n, ())]
 
     out: list[Diagnostic] = []
     try:
-        for mine, theirs, subjects in _groups(intended, written, read, actual_cluster):
+        for mine, theirs, subjects in _groups(intended, written, read, actual_cluster, only):
             universe = engine.representative_universe([mine, theirs])
             atoms = engine.port_atoms([mine, theirs], universe)
             pods = [pod for pod in universe.pods if subjects(pod.namespace)]
@@ -161,7 +190,7 @@ def _prove(program: ir.Program, emitted: list[Emitted]) -> list[Diagnostic]:
 BATCH_POLICIES = 2000  # namespaces are proven in batches of about this many policies: small universes, few of them
 
 
-def _groups(intended: engine.PolicySet, written: dict, read, actual_cluster: list):
+def _groups(intended: engine.PolicySet, written: dict, read, actual_cluster: list, only=None):
     """The proof, split by the namespace of the pods compared: (intended, actual, which namespaces' pods to compare).
 
     A pod's sides depend only on the NetworkPolicies of its own namespace and on the cluster
@@ -172,6 +201,8 @@ def _groups(intended: engine.PolicySet, written: dict, read, actual_cluster: lis
     """
     cluster = list(intended.cluster), actual_cluster
     namespaces = sorted(set(intended.by_namespace) | set(written))
+    if only is not None:
+        namespaces = [n for n in namespaces if n in only]
     batch: list[str] = []
     size = 0
     for position, namespace in enumerate(namespaces):

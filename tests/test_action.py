@@ -131,3 +131,41 @@ def test_install_step_chooses_what_to_install(runner, tmp_path, version, install
     result = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], env={**runner.env, **env}, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "pip.log").read_text().split() == ["python", "-m", "pip", "install", "--disable-pip-version-check", "--quiet", installed]
+
+
+def test_check_runs_once_writing_annotations_and_sarif():
+    script = next(s for s in STEPS if s.get("id") == "check")["run"]
+    assert len(re.findall(r"\bnetpolc check\b", script)) == 1
+    assert "--sarif" in script and "--format github" in script
+
+
+def test_default_paths_are_the_config_files_not_the_whole_repository(runner):
+    # An old copy of the policies elsewhere in the repository: read as part of the program it breaks it.
+    (runner.workspace / "v1").mkdir()
+    (runner.workspace / "v1" / "old.netpol").write_text("namespace shop\nallow app=web to\n")
+    (runner.workspace / "netpolc.toml").write_text('paths = ["policies"]\n')
+    (step, code, out), _ = runner.run({"sarif": "netpolc.sarif"})
+    assert (step, code, out) == ("check", 0, "")
+    log = json.loads((runner.workspace / "netpolc.sarif").read_text())
+    assert log["runs"][0]["results"] == []
+    [(step, code, out)] = runner.run({"paths": "."})  # a failed check stops the job
+    assert (step, code) == ("check", 1) and "file=v1/old.netpol" in out
+
+
+def test_without_paths_anywhere_the_check_fails_and_says_why(runner):
+    [(step, code, out)] = runner.run({"sarif": "netpolc.sarif"})
+    assert (step, code) == ("check", 2)
+    assert "::error title=netpolc::netpolc: nothing to check" in out and "set `paths` in netpolc.toml" in out
+    log = json.loads((runner.workspace / "netpolc.sarif").read_text())
+    [invocation] = log["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert "nothing to check" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+
+
+def test_compile_step_reads_the_config_paths_too(runner):
+    (runner.workspace / "v1").mkdir()
+    (runner.workspace / "v1" / "old.netpol").write_text("namespace shop\nallow app=web to\n")
+    (runner.workspace / "netpolc.toml").write_text('paths = ["policies"]\n')
+    subprocess.run(["netpolc", "compile", "policies", "-o", "deploy/netpol"], cwd=runner.workspace, env=runner.env, check=True, capture_output=True)
+    done = runner.run({"output": "deploy/netpol"})
+    assert [(step, code) for step, code, _ in done] == [("check", 0), ("compile", 0)], done

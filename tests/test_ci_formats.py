@@ -141,3 +141,28 @@ def test_github_escaping_follows_the_workflow_command_rules():
     )
     info = Diagnostic("NP100", Span("a.netpol", 1, 1, 0, 0), "m", severity="info")
     assert github([info], {}) == "::notice file=a.netpol,line=1,col=1,title=NP100 syntax-error::m\n"
+
+
+@pytest.mark.parametrize("args", [["missing.netpol"], ["empty"], []], ids=["missing path", "empty folder", "no path"])
+def test_exit_2_still_writes_a_valid_sarif_log_and_an_annotation(project, args):
+    """Nothing could be checked: the upload step and the pull request must still show why (issue 13, item 10)."""
+    (project / "empty").mkdir()
+    sarif = netpolc("check", "--format", "sarif", *args, cwd=project)
+    assert sarif.returncode == 2
+    log = json.loads(sarif.stdout)
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
+    [run] = log["runs"]
+    assert run["results"] == []
+    [invocation] = run["invocations"]
+    assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 2
+    [note] = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error"
+    assert note["message"]["text"] in sarif.stderr  # the same words as on stderr
+    assert sarif.stderr.startswith("netpolc: ")
+    annotations = netpolc("check", "--format", "github", *args, cwd=project)
+    assert annotations.returncode == 2
+    [line] = annotations.stdout.splitlines()
+    assert line.startswith("::error title=netpolc::netpolc: ")
+    assert line.removeprefix("::error title=netpolc::") == annotations.stderr.strip()
+    plain = netpolc("check", *args, cwd=project)
+    assert (plain.returncode, plain.stdout) == (2, "")

@@ -65,7 +65,7 @@ def test_this_repository_has_no_config():
 def test_schema_bounds_match_the_command_line():
     schema = json.loads((REPO / "compiler" / "data" / "config.schema.json").read_text())
     assert schema["properties"]["expand-port-ranges"]["maximum"] == MAX_EXPAND
-    assert list(schema["properties"]) == ["cni", "pod-cidrs", "expand-port-ranges", "named-ports"]
+    assert list(schema["properties"]) == ["cni", "pod-cidrs", "expand-port-ranges", "named-ports", "ignore", "paths", "output"]
 
 
 def test_a_valid_config_is_read(project):

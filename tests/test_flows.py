@@ -51,7 +51,7 @@ def test_allowing_dns_opens_exactly_dns(write, tmp_path):
     new = write({"shop.netpol": base + "allow app=web to k8s-app=kube-dns in namespace kube-system:53/udp,53/tcp\n"}, tmp_path / "new")
     code, data = diff_rows(str(old), str(new))
     assert code == 0 and data["closed"] == []
-    assert pairs(data["opened"]) == {("shop/app=web", "kube-system/k8s-app=kube-dns", "53,53/udp")}
+    assert pairs(data["opened"]) == {("shop/app=web", "kube-system/k8s-app=kube-dns", "53/tcp+udp")}
     assert run_cli("diff", "--fail-on-closed", str(old), str(new)).code == 0
 
 
@@ -214,7 +214,7 @@ def test_graph_of_yaml_policies(tmp_path):
         "    ports: [{port: 5432}, {port: 5432, protocol: UDP}]\n"
     )
     _, edges, _ = parse_dot(run_cli("graph", "--policies", str(tmp_path)).out)
-    assert edges == {("app=api", "app=db", "5432,5432/udp")}
+    assert edges == {("app=api", "app=db", "5432/tcp+udp")}
 
 
 def test_graph_svg_needs_dot(write, monkeypatch):

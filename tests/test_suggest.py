@@ -81,7 +81,7 @@ def test_the_program_reads_as_intents(tmp_path):
     assert not any(word in run.out for word in ("pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io"))
     # The surplus, as diff computes it: `use dns` lets db and checkout query DNS too, and TCP 53 besides UDP.
     assert "Beyond the observations it also allows (over the observed workloads and the address ranges it names):" in run.err
-    assert "  shop/deployment/checkout, shop/statefulset/db -> kube-system/deployment/coredns: 53,53/udp" in run.err
+    assert "  shop/deployment/checkout, shop/statefulset/db -> kube-system/deployment/coredns: 53/tcp+udp" in run.err
 
 
 def test_a_flow_removed_from_the_file_becomes_a_denied_expectation(tmp_path):

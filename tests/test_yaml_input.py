@@ -585,11 +585,16 @@ def real_world() -> list[Path]:
 
 @pytest.mark.parametrize("path", real_world(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_real_world_policy_is_accepted_with_dash_n(path):
-    run = run_cli("graph", "--policies", str(path), "-n", "default")
+    """Accepted as kubectl would: `-n` fills in a missing namespace, and must agree with one that is written."""
+    written = sorted(set(re.findall(r"(?m)^  namespace: (\S+)$", path.read_text())))
+    run = run_cli("graph", "--policies", str(path), "-n", written[0] if written else "default")
     assert run.code == 0 and run.err == "", run.err
     without = run_cli("graph", "--policies", str(path))
-    assert without.code == (0 if "namespace:" in path.read_text() else 1)
+    assert without.code == (0 if written else 1)
     assert "NP703" in without.err or without.code == 0
+    if written:  # another -n than the file's own: refused, as `kubectl apply -n` refuses it (NP704)
+        other = run_cli("graph", "--policies", str(path), "-n", "elsewhere")
+        assert other.code == 1 and "NP704" in other.err
 
 
 def test_real_world_folders_read_as_written():
@@ -609,6 +614,37 @@ def test_real_world_folders_read_as_written():
     assert verdict(str(FIXTURES / "kubernetes-docs" / "network-policy-default-deny-all.yaml"), "app=x -> app=y:80") == "denied"
     assert verdict(docs, "app=x -> app=y:80") == "allowed"  # allow-all-ingress and allow-all-egress are among them
     assert verdict(recipes, "app=bookstore -> app=bookstore,role=api:80") == "denied"  # egress denied by recipe 12
+
+
+def test_real_world_charts_read_as_their_authors_describe():
+    """Argo CD's and kube-prometheus's published policies: the flows their components need, and a few they must not get."""
+
+    def verdict(folder: str, namespace: str, flow: str) -> str:
+        run = run_cli("explain", "--format", "json", "--policies", str(FIXTURES / folder), "-n", namespace, flow)
+        assert run.code == 0, run.err
+        return json.loads(run.out)["verdict"]
+
+    def argo(flow: str) -> str:
+        return verdict("argo-cd/install-networkpolicies.yaml", "argocd", flow)
+
+    name = "app.kubernetes.io/name"
+    assert argo(f"{name}=argocd-server -> {name}=argocd-redis:6379") == "allowed"
+    assert argo(f"{name}=argocd-application-controller -> {name}=argocd-repo-server:8081") == "allowed"
+    assert argo(f"{name}=argocd-dex-server -> {name}=argocd-redis:6379") == "denied"
+    assert argo(f"{name}=argocd-server -> {name}=argocd-redis:6380") == "denied"
+    assert argo(f"203.0.113.9 -> {name}=argocd-server:8080") == "allowed"  # its policy allows every source (`- {{}}`)
+    assert argo(f"app=x in namespace other -> {name}=argocd-application-controller:8082") == "allowed"  # namespaceSelector: {{}}
+    assert argo(f"203.0.113.9 -> {name}=argocd-application-controller:8082") == "denied"  # ...which holds pods only
+    alertmanager = f"{name}=alertmanager,app.kubernetes.io/component=alert-router,app.kubernetes.io/instance=main,app.kubernetes.io/part-of=kube-prometheus"
+
+    def monitoring(flow: str) -> str:
+        return verdict("kube-prometheus", "monitoring", flow)
+
+    assert monitoring(f"{name}=prometheus -> {alertmanager}:9093") == "allowed"
+    assert monitoring(f"{name}=grafana -> {alertmanager}:9093") == "denied"
+    assert monitoring(f"{name}=alertmanager -> {alertmanager}:9094/udp") == "allowed"
+    assert monitoring(f"{name}=alertmanager -> {alertmanager}:9093") == "denied"
+    assert monitoring(f"{alertmanager} -> 198.51.100.1:443") == "allowed"  # egress `- {{}}`: everything
 
 
 # ---------------------------------------------------------------- property: corrupted policies give a diagnostic with a line

@@ -16,6 +16,14 @@ def exit_code(diagnostics, strict: bool) -> int:
     return EXIT_OK
 
 
+def project_defaults() -> tuple[list[str], str | None]:
+    """The config's `paths` and `output` (what `check` and `compile` read when the command line names none)."""
+    from ..config import discover
+
+    config, _ = discover()  # a bad config is reported by targets(), with its lines
+    return (list(config.paths), config.output) if config else ([], None)
+
+
 def inputs(paths: list[str]):
     from ..resolve import InputError, expand_inputs
 
@@ -26,7 +34,8 @@ def inputs(paths: list[str]):
 
 
 def workspace(
-    paths: list[str], policies: list[str] | None, namespace: str | None = None, match_namespace: bool = True, warn: bool = True, cluster: list[str] = ()
+    paths: list[str], policies: list[str] | None, namespace: str | None = None, match_namespace: bool = True, warn: bool = True, cluster: list[str] = (),
+    cni: list[str] = (),
 ):
     """The programs and YAML policies the flow commands (test, explain, graph) look at.
 
@@ -36,8 +45,12 @@ def workspace(
     from ..workspace import InputsError, open_workspace
 
     check_namespace(namespace)
+    options = None
+    if paths:  # DNS names are written as the target CNIs' objects: --cni, else the project config
+        options, found, _ = targets(list(cni))
+        options = None if found else options
     try:
-        space = open_workspace(paths, policies or [], namespace=namespace, match_namespace=match_namespace, cluster=cluster or [])
+        space = open_workspace(paths, policies or [], namespace=namespace, match_namespace=match_namespace, cluster=cluster or [], fqdn_targets=options)
     except InputsError as err:
         raise UsageError(str(err)) from None
     if warn and space.ok and space.diagnostics:

@@ -5,20 +5,57 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import UsageError, check_format, exit_code, inputs, targets
+from . import UsageError, check_format, exit_code, inputs, project_defaults, targets
 
-VALUE_OPTIONS = ("--format", "--stdin-filename", "--cni", "--expand-port-ranges", "--named-port")
+VALUE_OPTIONS = ("--format", "--stdin-filename", "--cni", "--expand-port-ranges", "--named-port", "--sarif")
 OPTIONS = ("--strict", "--stdin", *VALUE_OPTIONS)
 
 
 def run(
     paths: list[str], fmt: str = "text", strict: bool = False, stdin: bool = False, stdin_filename: str | None = None,
-    cni: list[str] = (), expand_port_ranges: int | str | None = None, named_ports: list[str] = (),
+    cni: list[str] = (), expand_port_ranges: int | str | None = None, named_ports: list[str] = (), sarif: str | None = None,
 ) -> int:
-    from ..pipeline import build
-    from ..render import FORMATS, render
+    """`sarif`: a file to also write the diagnostics to as SARIF, so one run gives annotations and a code-scanning log."""
+    from ..render import FORMATS
 
     check_format(fmt, FORMATS)
+    if sarif is not None and (not sarif or sarif == "-"):
+        raise UsageError("--sarif names a file to write the SARIF log to (standard output is --format sarif)")
+    try:
+        found, files = _check(paths, fmt, stdin, stdin_filename, cni, expand_port_ranges, named_ports)
+    except UsageError as err:
+        # The error goes to stderr (exit 2) as always; a machine format also gets it on stdout,
+        # so a SARIF upload or the pull request's annotations show why nothing was checked.
+        from ..render import failure
+
+        sys.stdout.write(failure(str(err), fmt))
+        if sarif:
+            _write_sarif(sarif, failure(str(err), "sarif"))
+        raise
+    sys.stdout.write(render_as(found, fmt, files))
+    if sarif:
+        _write_sarif(sarif, render_as(found, "sarif", files))
+    return exit_code(found, strict)
+
+
+def render_as(found, fmt: str, files) -> str:
+    from ..render import render
+
+    return render(found, fmt, files)
+
+
+def _write_sarif(name: str, text: str) -> None:
+    from ..output import OutputError, write_file
+
+    try:
+        write_file(Path(name), text.encode("utf-8"))
+    except OutputError as err:
+        raise UsageError(f"--sarif {name}: {err.message}") from None
+
+
+def _check(paths, fmt, stdin, stdin_filename, cni, expand_port_ranges, named_ports):
+    """(diagnostics, files to show them with); a UsageError when nothing can be checked."""
+    from ..pipeline import build
     overrides = None
     if stdin:
         from ..diagnostics import Diagnostic
@@ -28,28 +65,26 @@ def run(
         try:
             overrides = {name: decode_source(name, read_stream(sys.stdin.buffer, name)).text}
         except UnreadableSource as err:
-            found = [Diagnostic("NP103", Span.whole_file(name), f"standard input: {err.reason}", err.hint)]
-            sys.stdout.write(render(found, fmt))
-            return exit_code(found, strict)
+            return [Diagnostic("NP103", Span.whole_file(name), f"standard input: {err.reason}", err.hint)], {}
         items = _stdin_inputs(name, paths)
     else:
         if not paths:
-            raise UsageError("nothing to check: pass .netpol files or folders (or --stdin)")
+            paths = project_defaults()[0]  # the project's own list (netpolc.toml `paths`)
+        if not paths:
+            raise UsageError("nothing to check: pass .netpol files or folders (or --stdin), or set `paths` in netpolc.toml")
         items = inputs(paths)
     options, found, config_files = targets(cni, expand_port_ranges, named_ports)
     if found:  # a bad config file: checking without the targets it names would pass too easily
-        sys.stdout.write(render(found, fmt, config_files))
-        return exit_code(found, strict)
+        return found, config_files
     result = build(items, overrides=overrides, prove=False, cni=options, emit=False)
-    sys.stdout.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
-    return exit_code(result.diagnostics, strict)
+    return result.diagnostics, result.resolved.files if result.resolved else {}
 
 
 def _stdin_inputs(name: str, paths: list[str]):
-    from ..resolve import Input, display_name
+    from ..resolve import Input, display_name, project_root
 
     path = Path(name)
-    item = Input(path, display_name(path) if name != "<stdin>" else name, path.parent)
+    item = Input(path, display_name(path) if name != "<stdin>" else name, project_root(path.parent))
     others = [i for i in inputs(paths) if i.name != item.name] if paths else []
     return [item] + others
 
@@ -60,7 +95,7 @@ def fast_main(argv: list[str]) -> int | None:
     Returns None when the arguments need the full command line (help, or anything
     unusual), which then parses them and prints the same errors as every command.
     """
-    paths, fmt, strict, stdin, stdin_filename = [], "text", False, False, None
+    paths, fmt, strict, stdin, stdin_filename, sarif = [], "text", False, False, None, None
     cni, expand, named = [], None, []
     args = iter(argv)
     for arg in args:
@@ -84,12 +119,14 @@ def fast_main(argv: list[str]) -> int | None:
                 cni.append(value)
             elif name == "--named-port":
                 named.append(value)
+            elif name == "--sarif":
+                sarif = value
             else:
                 expand = value
         else:
             paths.append(arg)
     try:
-        return run(paths, fmt, strict, stdin, stdin_filename, cni, expand, named)
+        return run(paths, fmt, strict, stdin, stdin_filename, cni, expand, named, sarif)
     except UsageError as err:
         sys.stderr.write(f"netpolc: {err}\n")
         return 2

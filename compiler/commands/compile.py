@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import EXIT_FINDINGS, EXIT_OK, check_api, check_format, exit_code, inputs, targets
+from . import EXIT_FINDINGS, EXIT_OK, check_api, check_format, exit_code, inputs, project_defaults, targets
 
 
 def run(
@@ -19,8 +19,15 @@ def run(
 
     check_format(fmt, FORMATS)
     check_api(api)
+    if not paths or (check and output is None):
+        default_paths, default_output = project_defaults()  # netpolc.toml `paths` and `output`
+        paths = paths or default_paths
+        if check and output is None and default_output:
+            output = Path(default_output)
+    if not paths:
+        raise UsageError("nothing to compile: pass .netpol files or folders, or set `paths` in netpolc.toml")
     if check and output is None:
-        raise UsageError("--check compares against an output folder: add -o DIR")
+        raise UsageError("--check compares against an output folder: add -o DIR (or set `output` in netpolc.toml)")
     items = inputs(paths)
     options, found, config_files = targets(cni, expand_port_ranges, named_ports)
     if found:  # a bad config file: nothing is compiled for targets it may have named wrongly
@@ -42,7 +49,7 @@ def run(
         written = write_tree(output, files)
     except OutputError as err:
         _notes(err.notes)
-        sys.stderr.write(f"error[{err.code}]: {err.message}\n  help: {err.hint}\n")
+        sys.stderr.write(err.report())
         return EXIT_FINDINGS
     _notes(written.notes)
     counts = {kind: sum(c.kind == kind for c in written.changes) for kind in ("added", "changed", "removed")}

@@ -17,7 +17,7 @@ FORMATS = ("text", "json", "markdown")
 
 def run(
     arguments: list[str], fmt: str = "text", fail_on_closed: bool = False, namespace: str | None = None,
-    cluster: list[str] = (), allow_missing: bool = False, flows: list[str] = (),
+    cluster: list[str] = (), allow_missing: bool = False, flows: list[str] = (), cni: list[str] = (),
 ) -> int:
     from ..manifests import STDIN
     from ..render import render
@@ -33,8 +33,8 @@ def run(
             raise UsageError("a revision range compares paths of the repository; standard input (-) is not one: compare a folder with it instead (netpolc diff OLD -)")
         with _git_tree(old_rev, paths) as old_root, _git_tree(new_rev, paths) as new_root:
             _check_present(paths, (old_rev, old_root), (new_rev, new_root), allow_missing)
-            old = _side(old_root, paths, f"{old_rev}", namespace)
-            new = _side(new_root, paths, f"{new_rev}", namespace)
+            old = _side(old_root, paths, f"{old_rev}", namespace, cni)
+            new = _side(new_root, paths, f"{new_rev}", namespace, cni)
         labels = (old_rev, new_rev)
     else:
         if len(arguments) != 2:
@@ -43,8 +43,8 @@ def run(
             raise UsageError("standard input (-) can be one side only: netpolc diff OLD - (or - NEW)")
         if STDIN in arguments and STDIN in cluster:
             raise UsageError("standard input can be read once: give a side or --cluster as -, not both")
-        old = _side(None, [arguments[0]], arguments[0], namespace)
-        new = _side(None, [arguments[1]], arguments[1], namespace)
+        old = _side(None, [arguments[0]], arguments[0], namespace, cni)
+        new = _side(None, [arguments[1]], arguments[1], namespace, cni)
         labels = tuple("<stdin>" if a == STDIN else a for a in arguments)
     for space in (old, new):
         if not space.ok:
@@ -65,7 +65,8 @@ def run(
     result = diff(old.policies, new.policies, old.context + new.context, snapshot)
     opened, closed = result.rows("opened"), result.rows("closed")
     if fmt == "json":
-        document = {"old": labels[0], "new": labels[1], "opened": opened, "closed": closed}
+        isolated = [{"group": i.group, "direction": i.direction, "still_allowed": [{"peers": p, "ports": ports} for p, ports in i.kept]} for i in result.isolations()]
+        document = {"old": labels[0], "new": labels[1], "newly_isolated": isolated, "opened": opened, "closed": closed}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     elif fmt == "markdown":
         sys.stdout.write(_markdown(result, labels))
@@ -74,8 +75,21 @@ def run(
     return EXIT_FINDINGS if fail_on_closed and closed else EXIT_OK
 
 
+def isolation_line(isolation) -> str:
+    """`shop/app=web newly isolated for ingress: everything except 10.0.0.0/8 on 443 is cut`."""
+    if not isolation.kept:
+        return f"{isolation.group} newly isolated for {isolation.direction}: everything is cut"
+    kept = "; ".join(f"{', '.join(peers)} on {ports}" for peers, ports in isolation.kept)
+    return f"{isolation.group} newly isolated for {isolation.direction}: everything except {kept} is cut"
+
+
 def _text(result, labels) -> str:
     out = [f"netpolc diff {labels[0]} -> {labels[1]}"]
+    isolations = result.isolations()
+    if isolations:
+        out.append("")
+        out += [isolation_line(i) for i in isolations]
+        out.append("Details follow.")
     for kind in ("closed", "opened"):
         groups = result.grouped(kind)
         count = len(result.rows(kind))
@@ -93,6 +107,10 @@ def _markdown(result, labels) -> str:
     opened, closed = result.rows("opened"), result.rows("closed")
     out = [f"### netpolc diff: {len(closed)} flow{'s' * (len(closed) != 1)} closed, {len(opened)} opened", ""]
     out.append(f"Comparing `{labels[0]}` with `{labels[1]}` (computed from the policies, not from the text).")
+    isolations = result.isolations()
+    if isolations:
+        out.append("")
+        out += [f"- **{isolation_line(i)}**" for i in isolations]
     if not result.changes:
         out += ["", "No flow changes: both sides allow exactly the same traffic."]
     for kind, title in (("closed", "Closed (no longer allowed)"), ("opened", "Opened (newly allowed)")):
@@ -140,10 +158,13 @@ def _check_present(paths: list[str], old: tuple[str, Path], new: tuple[str, Path
             )
 
 
-def _side(root: Path | None, paths: list[str], label: str, namespace: str | None = None):
+def _side(root: Path | None, paths: list[str], label: str, namespace: str | None = None, cni: list[str] = ()):
     """Compile / read one side. With a root (a git export), paths are inside it and files are named as in the repository."""
     from ..workspace import InputsError, Workspace, open_workspace, split_kinds
+    from . import targets
 
+    options, found, _ = targets(list(cni))  # DNS names: written as --cni's (else the config's) objects, read before a chdir into an export
+    options = None if found else options
     if root is not None:
         present = [p for p in paths if (root / p).exists()]
         if not present:
@@ -151,12 +172,12 @@ def _side(root: Path | None, paths: list[str], label: str, namespace: str | None
         with _chdir(root):
             netpol, yaml = split_kinds(present)
             try:
-                return open_workspace(netpol, yaml, namespace=namespace)
+                return open_workspace(netpol, yaml, namespace=namespace, fqdn_targets=options)
             except InputsError as err:
                 raise UsageError(f"{label}: {err}") from None
     netpol, yaml = split_kinds(paths)
     try:
-        return open_workspace(netpol, yaml, namespace=namespace)
+        return open_workspace(netpol, yaml, namespace=namespace, fqdn_targets=options)
     except InputsError as err:
         raise UsageError(str(err)) from None
 
@@ -207,10 +228,22 @@ def _git_tree(revision: str, paths: list[str]):
             relative.append(Path(path).resolve().relative_to(toplevel.resolve()).as_posix() or ".")
         except ValueError:
             raise UsageError(f"{path}: outside the git repository {toplevel.name}") from None
+    from ..resolve import project_root
+
     with tempfile.TemporaryDirectory(prefix="netpolc-diff-") as tmp:
         root = Path(tmp)
+        (root / "repo" / ".git").mkdir(parents=True)  # the export's repository root, as project_root() finds it
+        wanted = []
         for path, rel in zip(paths, relative):
-            archive = _git("-C", str(toplevel), "archive", "--format=tar", revision, "--", rel)
+            wanted.append(rel)
+            # The project the path belongs to (netpolc.toml, else the repository root): its .netpol
+            # files come along, so a `use "../shared/base.netpol"` reads as it does in the working tree.
+            here = Path(path)
+            project = project_root(here if here.is_dir() else here.parent).relative_to(toplevel.resolve()).as_posix()
+            prefix_glob = "" if project == "." else f"{project}/"
+            wanted += [f":(glob){prefix_glob}**/*.netpol", f"{prefix_glob}netpolc.toml", f"{prefix_glob}pyproject.toml"]
+        for spec in dict.fromkeys(wanted):
+            archive = _git("-C", str(toplevel), "archive", "--format=tar", revision, "--", spec)
             if archive.returncode != 0:
                 continue  # the path did not exist at that revision
             with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:

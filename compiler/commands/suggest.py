@@ -50,7 +50,7 @@ def run(flows: list[str], output: Path | None = None, namespaces: list[str] = ()
     except OutputError as err:
         for note in err.notes:
             sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")
-        sys.stderr.write(f"error[{err.code}]: {err.message}\n  help: {err.hint}\n")
+        sys.stderr.write(err.report())
         return EXIT_FINDINGS
     for note in written.notes:
         sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")

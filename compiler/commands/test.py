@@ -20,7 +20,7 @@ def run(
     check_format(fmt, FORMATS)
     if not paths:
         raise UsageError("nothing to test: pass the .netpol files or folders that hold the `expect` lines")
-    space = workspace(paths, policies, namespace, warn=False, cluster=cluster)  # printed below, with the results
+    space = workspace(paths, policies, namespace, warn=False, cluster=cluster, cni=cni)  # printed below, with the results
     if not space.ok:
         _print(fmt, space, [], space.diagnostics)
         return exit_code(space.diagnostics, strict)
@@ -33,7 +33,10 @@ def run(
 
     outcomes = check_all(space.policies, space.context, expects, space.snapshot, block_readings(list(cni)))
     failures = [o.diagnostic() for o in outcomes if not o.passed and not o.vacuous]
-    findings = sorted_unique(space.diagnostics + unmatched(outcomes, [space.policies, *space.context]))
+    from ..suppress import project_ignore, silence
+
+    about_nothing = silence(unmatched(outcomes, [space.policies, *space.context]), space.files, project_ignore()[0])
+    findings = sorted_unique(space.diagnostics + about_nothing)
     _print(fmt, space, outcomes, findings + failures)
     if failures:
         return EXIT_FINDINGS

@@ -16,11 +16,14 @@ def load_policies(manifests: Iterable[Mapping], nodes: bool = False) -> PolicySe
     `nodes`: the universe they are judged over holds real Node objects (`nodes` peers are refused otherwise).
     """
     from .read_cluster import is_cluster_policy, read_cluster_policy
+    from .read_fqdn import is_fqdn_policy, read_fqdn_policy
 
     out = []
     for i, manifest in enumerate(manifests):
         if _is_network_policy(manifest):
             out.append(read_policy(manifest, i))
+        elif is_fqdn_policy(manifest):  # what netpolc writes for DNS names (CiliumNetworkPolicy, Antrea ClusterNetworkPolicy)
+            out.append(read_fqdn_policy(manifest, i))
         elif is_cluster_policy(manifest):
             out.append(read_cluster_policy(manifest, i, nodes))
     return PolicySet(out)
@@ -76,6 +79,9 @@ def _read_policy(manifest: Mapping, position: int, namespace: str | None) -> Pol
         if not isinstance(types, list) or not all(t in ("Ingress", "Egress") for t in types):
             raise PolicyError(f"{where} spec.policyTypes", "must be a list of Ingress and/or Egress")
         isolates = {t.lower() for t in types}
+    # Rules of a direction policyTypes does not list are ignored, as the API defines it (not allowed on top of another policy's isolation).
+    ingress = ingress if INGRESS in isolates else ()
+    egress = egress if EGRESS in isolates else ()
     annotations = metadata.get("annotations") or {}
     if not _is_mapping(annotations):
         raise PolicyError(f"{where} metadata.annotations", "must be a mapping")
