@@ -173,7 +173,7 @@ def _prove(program: ir.Program, emitted: list[Emitted], only=None) -> list[Diagn
 
     out: list[Diagnostic] = []
     try:
-        for mine, theirs, subjects in _groups(intended, written, read, actual_cluster, only):
+        for mine, theirs, subjects in _batches(intended, written, read, actual_cluster, only):
             universe = engine.representative_universe([mine, theirs])
             atoms = engine.port_atoms([mine, theirs], universe)
             pods = [pod for pod in universe.pods if subjects(pod.namespace)]
@@ -190,14 +190,20 @@ def _prove(program: ir.Program, emitted: list[Emitted], only=None) -> list[Diagn
 BATCH_POLICIES = 2000  # namespaces are proven in batches of about this many policies: small universes, few of them
 
 
-def _groups(intended: engine.PolicySet, written: dict, read, actual_cluster: list, only=None):
+def _groups(intended: engine.PolicySet, actual: engine.PolicySet, only=None):
+    """`_batches` over two policy sets already read (the importer's proof): the same batches."""
+    by_namespace = actual.by_namespace
+    return _batches(intended, by_namespace, lambda batch: [p for n in batch for p in by_namespace.get(n, ())], list(actual.cluster), only)
+
+
+def _batches(intended: engine.PolicySet, written: dict, read, actual_cluster: list, only=None):
     """The proof, split by the namespace of the pods compared: (intended, actual, which namespaces' pods to compare).
 
     A pod's sides depend only on the NetworkPolicies of its own namespace and on the cluster
     policies, so namespaces are proven in batches, each over a universe built from the
     batch's policies alone (memory stays linear in the program: one batch lives at a time);
     pods of namespaces with no NetworkPolicy are compared once, under the cluster policies.
-    `written`: namespace -> its emitted NetworkPolicies; `read(namespaces)`: them, read back from their manifests.
+    `written`: namespace -> its emitted policies (what is counted); `read(namespaces)`: their policies, read back.
     """
     cluster = list(intended.cluster), actual_cluster
     namespaces = sorted(set(intended.by_namespace) | set(written))
