@@ -179,7 +179,8 @@ def _prove(program: ir.Program, emitted: list[Emitted], only=None) -> list[Diagn
             pods = [pod for pod in universe.pods if subjects(pod.namespace)]
             differences = engine.compare(engine.Reach(mine, universe, atoms), engine.Reach(theirs, universe, atoms), 5 - len(out), pods)
             out += [_difference(d, mine, universe, program) for d in differences]
-            del universe, atoms, pods  # this batch's state goes before the next is built
+            universe.drop_index()
+            del universe, atoms, pods  # this batch's state goes before the next is built (reference counting frees it)
             if len(out) >= 5:
                 break
     except engine.PolicyError as err:

@@ -161,6 +161,11 @@ class Universe:
             found = self.__dict__["_index"] = Index(self)
         return found
 
+    def drop_index(self) -> None:
+        """Forget the index: it and the universe refer to each other, so without this only the cycle
+        collector frees them (a proof's batches would all stay alive while it is paused)."""
+        self.__dict__.pop("_index", None)
+
 
 OTHER_NAMESPACE = "netpolc-other"
 OTHER_VALUE = "netpolc-other"
