@@ -110,11 +110,11 @@ def changed_namespaces(old: ir.Program | None, new: ir.Program) -> Change | None
     pairs: dict[int, object] = {}
     spans: dict = {}
     fixed_old, fixed_new = set(), set()  # lines of intents that did not move: a moved line must not be one of them
+    unchanged = []
     for home in set(old_homes) | set(new_homes):
         before, intents = old_homes.get(home, []), new_homes.get(home, [])
         if intents == before:  # the cached namespaces' intents are the same objects: compared by identity first
-            fixed_old.update(i.origin.user_span for i in before)
-            fixed_new.update(i.origin.user_span for i in intents)
+            unchanged.append(home)
             continue
         # The intents before and after the edited part are the same intents, perhaps on other lines.
         keys_before, keys = [ir.intent_key(i) for i in before], [ir.intent_key(i) for i in intents]
@@ -144,6 +144,10 @@ def changed_namespaces(old: ir.Program | None, new: ir.Program) -> Change | None
             real |= names
         fixed_old.update(i.origin.user_span for i in before[head:len(before) - tail])
         fixed_new.update(i.origin.user_span for i in intents[head:len(intents) - tail])
+    if spans:  # the lines of unchanged namespaces are looked at only when something moved
+        for home in unchanged:
+            fixed_old.update(i.origin.user_span for i in old_homes[home])
+            fixed_new.update(i.origin.user_span for i in new_homes[home])
     if len(set(spans.values())) != len(spans) or not fixed_old.isdisjoint(spans) or not fixed_new.isdisjoint(spans.values()):
         return None  # a line that holds moved and unmoved intents (or two lines that became one): not a move
     return Change(frozenset(real), frozenset(moved - real), pairs, spans)
@@ -200,6 +204,7 @@ class Cache:
     _changes: tuple = (None, None, None)
     _touches: dict = field(default_factory=dict)  # id(intent) -> (intent, touch(intent))
     _kept: tuple = (None, None)
+    _reached: list = field(default_factory=list)  # (program, namespaces, intents reaching them), the last few
 
     # ------------------------------------------------------------ parse
 
@@ -282,6 +287,15 @@ class Cache:
         self.stats.moved = 0 if answer is None else len(answer.moved)
         return answer
 
+    def reaching(self, program: ir.Program, namespaces: frozenset[str]) -> list:
+        """_reaching, once per program and namespaces (the analysis and the emission ask alike)."""
+        for known, names, found in self._reached:
+            if known is program and names == namespaces:
+                return found
+        found = _reaching(program, namespaces, self._touches)
+        self._reached = (self._reached + [(program, namespaces, found)])[-3:]
+        return found
+
     # ------------------------------------------------------------ analyse
 
     def analyze(self, program: ir.Program) -> list[Diagnostic]:
@@ -294,7 +308,7 @@ class Cache:
             touched = change.real
             # Findings sit at their intent's line; a line (a `use` of a shared file) can hold intents
             # of several namespaces: every intent at a line of a recomputed intent is recomputed too.
-            again, stale = _reaching(program, touched, self._touches), _reaching(old, touched, self._touches)
+            again, stale = self.reaching(program, touched), self.reaching(old, touched)
             lines = {i.origin.user_span for i in again} | {i.origin.user_span for i in stale}
             while True:
                 more = [i for i in program.intents if i.origin.user_span in lines]
@@ -329,7 +343,7 @@ class Cache:
             from .backends import networkpolicy
 
             touched, pairs, moved = change.real, change.pairs, change.moved
-            part = ir.Program(_reaching(program, touched, self._touches), [], program.namespaces)
+            part = ir.Program(self.reaching(program, touched), [], program.namespaces)
             fresh = [item for item in networkpolicy.emit(part) if item.namespace in touched]
             out = []
             for item in emitted:
@@ -361,7 +375,7 @@ class Cache:
             touched = None  # the objects outside the change are not the ones proven last time
         found: list[Diagnostic] = []
         if touched is not None:
-            part = ir.Program(_reaching(program, touched, self._touches), [], program.namespaces)
+            part = ir.Program(self.reaching(program, touched), [], program.namespaces)
             found = prove(part, [item for item in emitted if item.namespace in touched], namespaces=touched)
             self.stats.proven = len(touched)
         if touched is None or found:  # a difference is reported by the whole proof, worded as always
