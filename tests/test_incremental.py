@@ -189,6 +189,15 @@ def test_one_changed_line_recompiles_only_what_it_touches(tmp_path, monkeypatch)
     same(result, build(inputs, overrides=changed))
     assert "netpolc.io/source: shop.netpol:6" in to_yaml([m for m in result.manifests() if m["metadata"]["namespace"] == "pay"])
 
+    # The same intent written otherwise: its text is quoted in findings and annotations.
+    changed["pay.netpol"] = "namespace pay\nuse default-deny\nallow app=web to app=api:8080\nallow app=api to app=db:5432\nallow app=api to app=db:5432,5432\n"
+    result = build(inputs, overrides=changed, cache=cache)
+    same(result, build(inputs, overrides=changed))
+    changed["pay.netpol"] = changed["pay.netpol"].replace(":5432,5432", ":5432, 5432")
+    result = build(inputs, overrides=changed, cache=cache)
+    same(result, build(inputs, overrides=changed))
+    assert any("5432, 5432" in d.message for d in result.diagnostics if d.code == "NP402")
+
     # Nothing changed: nothing parsed or lowered again, nothing touched.
     build(inputs, overrides=changed, cache=cache)
     assert (cache.stats.parsed, cache.stats.lowered, cache.stats.touched, cache.stats.moved, cache.stats.analysed) == (0, 0, 0, 0, 0)
