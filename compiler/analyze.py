@@ -32,6 +32,39 @@ def analyze(program: ir.Program, only: set[int] | None = None) -> list[Diagnosti
     if program.cluster:
         out += _shadowed_cluster_rules(program)
         out += _allows_cut_by_admin(program)
+        out += _cluster_names_without_dns(program)
+    return out
+
+
+def _cluster_names_without_dns(program: ir.Program) -> list[Diagnostic]:
+    """NP616 for cluster rules to DNS names whose pods cannot query DNS: `domainNames` grants no DNS,
+    and the usual allowlist (`allow S to NAME`, then `deny S to world`) cuts it too."""
+    from .verify import intent_model
+
+    rules = [rule for rule in program.cluster if isinstance(rule.destination, ir.Name)]
+    if not rules:
+        return []
+    model = intent_model(program)
+    out = []
+    for rule in rules:
+        ref = rule.source.namespace
+        home = ref.name if ref.kind == "named" else engine.OTHER_NAMESPACE
+        labels = (ref.selector.witness() or {}) if ref.kind == "labelled" else {}
+        namespaces = (engine.Namespace(home, labels), *(engine.Namespace(ns) for ns, _, _ in DNS_PROBES if ns != home))
+        servers = [engine.Pod(ns, "dns", dns_labels) for ns, dns_labels, _ in DNS_PROBES]
+        client = engine.Pod(home, "client", rule.source.selector.witness() or {})
+        universe = engine.Universe(namespaces, (client, *servers), (engine.Address(NODE_LOCAL_DNS),))
+        targets = [(server, port) for server, (_, _, port) in zip(servers, DNS_PROBES)] + [(universe.addresses[0], 53)]
+        if not any(engine.evaluate(model, universe, client, server, port, "UDP").allowed for server, port in targets):
+            out.append(
+                Diagnostic(
+                    "NP616",
+                    rule.origin.user_span,
+                    f"`{rule.destination}` can never be resolved by these pods: ClusterNetworkPolicy `domainNames` grants no DNS, "
+                    "and the cluster rules leave them none, so the lookup fails and the connection is never made",
+                    "allow DNS before the deny: `allow S to k8s-app=kube-dns in namespace kube-system:53/udp,53/tcp` in this section",
+                )
+            )
     return out
 
 
@@ -232,7 +265,11 @@ def _no_effect(program: ir.Program, only: set[int] | None = None) -> list[Diagno
         elif isinstance(destination, ir.World):
             why_destination = "the destination `world` is every address and every pod, for which no single ingress policy can be placed"
         else:
-            why_destination = "the destination is addresses, which have no ingress policy"
+            why_destination = (
+                "the destination is a DNS name outside the cluster, which has no ingress policy"
+                if isinstance(destination, ir.Name)
+                else "the destination is addresses, which have no ingress policy"
+            )
         out.append(
             Diagnostic(
                 "NP401",
@@ -402,6 +439,33 @@ def _egress_without_dns(program: ir.Program, only: set[int] | None = None) -> li
                     intent.origin.user_span,
                     f"egress of {who} in namespace {intent.namespace} is isolated and DNS is not allowed: name lookups will fail",
                     "add `use dns` to this namespace (or `use dns-node-local` / `use dns-openshift` on those platforms)",
+                )
+            )
+            out += _names_never_resolved(program, intent)
+    return out
+
+
+def _names_never_resolved(program: ir.Program, isolation) -> list[Diagnostic]:
+    """NP616: the intents to DNS names of pods that cannot query DNS (the lookup fails, so the connection is never made)."""
+    from .fqdn import name_intents, peer_of
+
+    if program.fqdn_backend == "cilium":
+        return []  # the CiliumNetworkPolicy carries its own DNS rule for the pods of each name (NP615)
+    out = []
+    for intent in name_intents(program):
+        if isinstance(intent, ir.Only):
+            same = intent.namespace == isolation.namespace and isolation.subject.covers(intent.subject)
+        else:
+            source = intent.source
+            same = source.namespace == ir.NamespaceRef("named", isolation.namespace) and source.selector.intersect(isolation.subject) is not None
+        if same:
+            out.append(
+                Diagnostic(
+                    "NP616",
+                    intent.origin.user_span,
+                    f"`{peer_of(intent)}` can never be resolved by these pods: their egress is isolated and DNS is not allowed, "
+                    "so the lookup fails and the connection is never made",
+                    "add `use dns` to this namespace (the CNI's name rule allows the addresses, not the lookup)",
                 )
             )
     return out

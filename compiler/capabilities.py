@@ -286,7 +286,9 @@ def substitute_named_ports(program: ir.Program, options: Options) -> tuple[ir.Pr
             ))
         intents.append(intent)
     expects = [e._replace(port=swap((e.port,))[0]) for e in program.expects]
-    return ir.Program(intents, expects, program.namespaces), notes
+    import dataclasses
+
+    return dataclasses.replace(program, intents=intents, expects=expects), notes
 
 
 # ---------------------------------------------------------------- cluster policies

@@ -39,7 +39,11 @@ def main_options(
 
 Paths = Annotated[list[str], typer.Argument(help=".netpol files or folders (folders are searched recursively).", show_default=False)]
 Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")]
-Cni = Annotated[Optional[list[str]], typer.Option("--cni", help="Check the manifests against this CNI's capability table; repeat for a fleet (all must pass). Replaces `cni` of netpolc.toml. See `netpolc cni list`.", metavar="NAME[@VERSION]", show_default=False)]
+Cni = Annotated[Optional[list[str]], typer.Option("--cni", help="Check the manifests against this CNI's capability table; repeat for a fleet (all must pass). It also picks the object DNS names are written as (`--cni cilium`: CiliumNetworkPolicy). Replaces `cni` of netpolc.toml. See `netpolc cni list`.", metavar="NAME[@VERSION]", show_default=False)]
+NamesCni = Annotated[
+    Optional[list[str]],
+    typer.Option("--cni", help="The CNIs the program is for: they pick the object DNS names are written as (default: `cni` of netpolc.toml). Repeatable.", metavar="NAME[@VERSION]", show_default=False),
+]
 Expand = Annotated[Optional[int], typer.Option("--expand-port-ranges", help="For CNIs that ignore endPort: write each port range of at most N ports (2-256) as single ports.", metavar="N", show_default=False)]
 NamedPort = Annotated[Optional[list[str]], typer.Option("--named-port", help="For CNIs that do not enforce named ports: write NAME as NUMBER. Repeatable; adds to `named-ports` of netpolc.toml.", metavar="NAME=NUMBER", show_default=False)]
 Api = Annotated[str, typer.Option("--api", help="The API cluster sections are written in: v1alpha2 (ClusterNetworkPolicy, the default) or v1alpha1 (AdminNetworkPolicy / BaselineAdminNetworkPolicy, for clusters that have only those).", metavar="VERSION")]
@@ -85,6 +89,8 @@ def compile_command(
       netpolc compile policies/ --cni weave --expand-port-ranges 16 --named-port metrics=9090
 
       netpolc compile guardrails.netpol --api v1alpha1
+
+      netpolc compile saas-egress.netpol --cni cilium   # `egress only to api.stripe.com:443` as CiliumNetworkPolicy
     """
     from .commands import compile as command
 
@@ -220,6 +226,7 @@ def explain_command(
     namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Namespace the flow's selectors are relative to (default: the only one); also the namespace of YAML objects that name none.", metavar="NAME")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     cluster: Cluster = None,
+    cni: NamesCni = None,
 ) -> None:
     """Can SOURCE reach DESTINATION on PORT, and why: the verdict and the chain.
 
@@ -240,10 +247,12 @@ def explain_command(
       netpolc explain shop.netpol 'app=web -> k8s-app=kube-dns in namespace kube-system:53/udp'
 
       netpolc explain policies/ --cluster snapshot.yaml -n shop 'app=cart -> app=db:5432'
+
+      netpolc explain checkout.netpol --cni cilium 'app=checkout -> api.stripe.com:443'
     """
     from .commands import explain as command
 
-    _finish(command.run, arguments, list(policies or []), namespace, fmt, cluster=list(cluster or []))
+    _finish(command.run, arguments, list(policies or []), namespace, fmt, cluster=list(cluster or []), cni=list(cni or []))
 
 
 @app.command("diff")
@@ -255,6 +264,7 @@ def diff_command(
     cluster: Cluster = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="With REV..REV: a path that exists at one revision only is compared against no policies at the other (otherwise exit 2).")] = False,
     flows: Annotated[Optional[list[str]], typer.Option("--flows", help="Only the connections seen in these flow records (Hubble or Calico JSON, as for `replay`), with how often each was seen.", metavar="FILE", show_default=False)] = None,
+    cni: NamesCni = None,
 ) -> None:
     """The flows a change opens and closes, computed by the engine (not a text diff).
 
@@ -283,7 +293,10 @@ def diff_command(
     """
     from .commands import diff as command
 
-    _finish(command.run, arguments, fmt, fail_on_closed, namespace=namespace, cluster=list(cluster or []), allow_missing=allow_missing, flows=list(flows or []))
+    _finish(
+        command.run, arguments, fmt, fail_on_closed, namespace=namespace, cluster=list(cluster or []), allow_missing=allow_missing,
+        flows=list(flows or []), cni=list(cni or []),
+    )
 
 
 @app.command("graph")
@@ -294,6 +307,7 @@ def graph_command(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to FILE instead of standard output.", metavar="FILE")] = None,
     namespace: Namespace = None,
     cluster: Cluster = None,
+    cni: NamesCni = None,
 ) -> None:
     """Draw the allowed flows between pod groups and address blocks.
 
@@ -314,7 +328,7 @@ def graph_command(
     """
     from .commands import graph as command
 
-    _finish(command.run, list(paths or []), list(policies or []), fmt, output, namespace=namespace, cluster=list(cluster or []))
+    _finish(command.run, list(paths or []), list(policies or []), fmt, output, namespace=namespace, cluster=list(cluster or []), cni=list(cni or []))
 
 
 Flows = Annotated[

@@ -140,6 +140,13 @@ def _unisolated(side: engine.SideVerdict) -> str:
     return f"not isolated (no policy selecting it has {side.direction.capitalize()} in policyTypes)"
 
 
+def _address_words(endpoint) -> str:
+    if isinstance(endpoint, engine.NameAddress):  # judged as the name: its addresses are only known from DNS
+        return ("a DNS name outside the cluster, no policy applies; which address it resolves to is decided at run time, "
+                "from the DNS answers the pods receive (a CIDR counts for it only when it holds every address of the family)")
+    return "an address, no policy applies"
+
+
 def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = False) -> list[str]:
     """The egress side and the ingress side of a flow, one sentence each (every policy named when detailed)."""
     lines = []
@@ -148,7 +155,7 @@ def chain(verdict: engine.Verdict, universe: engine.Universe, detailed: bool = F
     for side, subject, peer in ((verdict.egress, verdict.source, verdict.destination), (verdict.ingress, verdict.destination, verdict.source)):
         who = name(subject, universe)
         if not side.applies:
-            what = "a host-network pod: no policy selects it" if side.host_network else "an address, no policy applies"
+            what = "a host-network pod: no policy selects it" if side.host_network else _address_words(subject)
             lines.append(f"{side.direction}: {who} is {what}")
             continue
         tiers_said = [line for line in (_tier_line(side, "admin", detailed),) if line]
@@ -189,7 +196,7 @@ def chain_lines(verdict: engine.Verdict, universe: engine.Universe, port: str) -
             if side.host_network:
                 lines.append(f"{who}: a host-network pod: no policy selects it (its traffic is the node's): allowed")
             else:
-                lines.append(f"{who}: an address, no policy applies: allowed")
+                lines.append(f"{who}: {_address_words(subject)}: allowed")
             continue
         admin = _tier_line(side, "admin", True)
         if admin:

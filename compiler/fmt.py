@@ -100,6 +100,8 @@ def target_text(target: nodes.Target) -> str:
         return "cluster"
     if isinstance(target, nodes.WorldTarget):
         return "world"
+    if isinstance(target, nodes.NameTarget):  # as written (a trailing dot is the user's)
+        return target.name.text
     if isinstance(target, nodes.IpTarget):
         excepts = [word.text for word in target.excepts]
         if not excepts:

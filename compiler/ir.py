@@ -218,7 +218,20 @@ class World(NamedTuple):
         return "world"
 
 
-Peer = Pods | Block | World
+class Name(NamedTuple):
+    """A DNS name or wildcard as written (`api.stripe.com`, `*.stripe.com`): the addresses it resolves to, learned at run time.
+
+    Target-neutral: which object enforces it is the backend's choice (`fqdn.py`); what a
+    wildcard matches is defined once, in `dnsnames`.
+    """
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Peer = Pods | Block | World | Name
 
 
 # ---------------------------------------------------------------- ports
@@ -367,3 +380,6 @@ class Program:
     namespaces: tuple[str, ...]
     cluster: list[ClusterIntent] = field(default_factory=list)  # in section order, then rule order
     sections: list[Section] = field(default_factory=list)
+    # The backend that writes the namespace intents' DNS names (`fqdn.BACKENDS`), chosen from --cni;
+    # "" when the program has none. Its implied rules (Cilium's DNS rule) are part of the meaning.
+    fqdn_backend: str = ""

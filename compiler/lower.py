@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from . import ir, nodes, values
+from . import dnsnames, ir, nodes, values
 from .diagnostics import Diagnostic
+from .dnsnames import looks_like_host_name  # re-exported: the one test of what reads as a name
 from .resolve import Placed, Resolved
 from .source import Span
 from .values import quoted, shown
@@ -282,7 +283,16 @@ class _Lowering:
             return ir.Pods(ir.NamespaceRef("all"), ir.EVERYTHING)
         if isinstance(target, nodes.WorldTarget):
             return ir.World()
+        if isinstance(target, nodes.NameTarget):
+            return self.dns_name(target.name)
         return self.block(target)
+
+    def dns_name(self, word: nodes.Word) -> ir.Name | None:
+        found = dnsnames.problem(word.text)
+        if found is not None:
+            self.error("NP450", word.span, *found)
+            return None
+        return ir.Name(word.text)
 
     def excluded_names(self, names: tuple[nodes.Word, ...]) -> bool:
         """The names of `namespaces except (...)` are namespace names (checked as such, not as label values)."""
@@ -302,13 +312,17 @@ class _Lowering:
                     Diagnostic(
                         "NP421",
                         req.key.span,
-                        f"`{shown(req.key.text)}` is read as a label: pods that carry a label key `{shown(req.key.text)}`, not the host of that name",
-                        "NetworkPolicy cannot select by DNS name: write the addresses the name resolves to as a CIDR "
-                        "(e.g. `203.0.113.0/24:443`); if it is a label key, this warning can be ignored",
+                        f"`{shown(req.key.text)}` is read as a label: pods that carry a label key `{shown(req.key.text)}`, not the host of that name "
+                        "(it stands with other terms or a namespace, where a name cannot)",
+                        f"for the host, write the name alone as the destination (`to {shown(req.key.text)}:443`); "
+                        "if it is a label key, this warning can be ignored",
                     )
                 )
 
     def source_peer(self, node: nodes.Peer, namespace: str) -> ir.Peer | None:
+        if isinstance(node.target, nodes.NameTarget):
+            self.name_as_source(node.target)
+            return None
         if node.ports:
             self.error(
                 "NP310",
@@ -319,14 +333,40 @@ class _Lowering:
             return None
         return self.peer(node, namespace)
 
+    def name_as_source(self, target: nodes.NameTarget, how: str = "the source of a flow") -> None:
+        """NP451: CNIs learn a name's addresses from the DNS answers the selected pods receive, so a name can only be a destination."""
+        self.error(
+            "NP451",
+            target.span,
+            f"a DNS name cannot be {how}: `{shown(target.name.text)}`",
+            "CNIs learn which addresses a name has from the DNS answers their own pods receive, so a name can only be "
+            "an egress destination; for traffic coming from outside write its addresses as a CIDR (`ingress only from 203.0.113.0/24`)",
+        )
+
     def flow(self, st: nodes.AllowStmt | nodes.ExpectStmt, namespace: str):
         """(source, destination, destination ports) of `allow` and `expect`, or None if any is invalid."""
         source = self.source_peer(st.source, namespace)
         destination = self.peer(st.destination, namespace)
         ports = self.ports(st.destination.ports)
-        if source is None or destination is None or ports is None:
+        if source is None or destination is None or ports is None or not self.name_ports(st.destination, ports):
             return None
         return source, destination, ports
+
+    def name_ports(self, peer: nodes.Peer, ports: tuple[ir.PortRange, ...]) -> bool:
+        """NP453: a named port is a container port of the destination pod; a DNS name has none, so it would match nothing."""
+        if not isinstance(peer.target, nodes.NameTarget):
+            return True
+        named = {port.port for port in ports if isinstance(port.port, str)}
+        for node in peer.ports or ():
+            if node.value.text in named:
+                self.error(
+                    "NP453",
+                    node.value.span,
+                    f"`:{shown(node.value.text)}` is a named port, which only pods have: to `{shown(peer.target.name.text)}` it would match nothing",
+                    "write the port number (`:443`)",
+                )
+                return False
+        return True
 
     # ------------------------------------------------------------ statements
 
@@ -365,10 +405,13 @@ class _Lowering:
                 return None
             return ir.Allow(ns, source, destination, ports, origin)
         if isinstance(st, nodes.OnlyStmt):
+            if st.direction == "ingress" and isinstance(st.peer.target, nodes.NameTarget):
+                self.name_as_source(st.peer.target, "a source (`ingress only from`)")
+                return None
             subject = self.selector(st.subject)
             peer = self.peer(st.peer, ns)
             ports = self.ports(st.peer.ports)
-            if subject is None or peer is None or ports is None:
+            if subject is None or peer is None or ports is None or not self.name_ports(st.peer, ports):
                 return None
             return ir.Only(ns, st.direction, subject, peer, ports, origin)
         if isinstance(st, nodes.ExpectStmt):
@@ -434,9 +477,11 @@ class _Lowering:
                 )
                 return None
             source = self.source_peer(st.source, "")
+            if isinstance(st.destination.target, nodes.NameTarget) and not self.cluster_name(st, action, section):
+                return None
             destination = self.peer(st.destination, "")
             ports = self.cluster_ports(st.destination.ports)
-            if source is None or destination is None or ports is None:
+            if source is None or destination is None or ports is None or not self.name_ports(st.destination, ports):
                 return None
             if not isinstance(source, ir.Pods):
                 self.error(
@@ -493,6 +538,30 @@ class _Lowering:
             )
             return None
         raise AssertionError(f"unexpected statement {type(st).__name__} in a cluster section")
+
+    def cluster_name(self, st, action: str, section: ir.Section) -> bool:
+        """A DNS name in a cluster rule: ClusterNetworkPolicy `domainNames`, in Admin-tier Accept rules only (NP452).
+
+        Its `*.x.com` matches one or more labels, which the language writes `**.x.com`; the
+        language's one-label `*.` and wildcards inside a label have no form there.
+        """
+        span = st.destination.target.span
+        text = st.destination.target.name.text
+        if action != ir.ACCEPT:
+            verb = "deny" if action == ir.DENY else "pass"
+            message = f"a DNS name in a `{verb}` rule: a CNI that has not seen every DNS answer for the name lets the traffic through"
+            hint = "allow the names you need, then deny the rest (`allow app=x to api.stripe.com:443` then `deny app=x to world`)"
+        elif section.tier == ir.BASELINE:
+            message = "a DNS name in a baseline section: ClusterNetworkPolicy allows `domainNames` in the Admin tier only"
+            hint = "move the rule to a `cluster admin priority N` section, or write it in the namespace (`egress only to NAME for S`)"
+        elif dnsnames.problem(text) is None and dnsnames.kind(text) in (dnsnames.ONE_LABEL, dnsnames.PARTIAL_LABEL):
+            rest = dnsnames.bare(text).partition(".")[2]
+            message = f"`{shown(text)}` has no ClusterNetworkPolicy form: its `*.` matches one or more labels, and never part of a label"
+            hint = f"write `**.{rest}` if names at every depth are meant, or list the names"
+        else:
+            return True
+        self.error("NP452", span, message, hint)
+        return False
 
     def cluster_ports(self, nodes_: tuple[nodes.Port, ...] | None) -> tuple[ir.PortRange, ...] | None:
         """Ports of a cluster rule: a named port means that container port whatever its protocol (the API gives none)."""
@@ -556,21 +625,6 @@ def value_of(word: nodes.Word) -> str:
 
 def _written(value: str) -> str:
     return EMPTY_VALUE if value == "" else value
-
-
-HOST_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def looks_like_host_name(text: str) -> bool:
-    """A DNS name such as `api.stripe.com`: two or more dot-separated DNS labels, the last alphabetic, and no `/` or `=`.
-
-    A label key with a prefix (`app.kubernetes.io/part-of`) has a `/` and is not one. Kept in one
-    place: DNS-name peers, when the language has them, start from the same test.
-    """
-    if "/" in text or "=" in text or "." not in text or len(text) > 253:
-        return False
-    parts = text.lower().split(".")
-    return len(parts) >= 2 and all(HOST_LABEL.match(part) for part in parts) and parts[-1].isalpha() and len(parts[-1]) >= 2
 
 
 def _source(node: nodes.Selector) -> str:

@@ -124,7 +124,7 @@ class Build:
             index: dict[tuple[str, int], list] = {}
             for e in self.result.emitted:
                 # A NetworkPolicy comes from one line; a cluster object from its section's line and each rule's line.
-                origins = e.origins + ((e.section.origin,) if e.kind != "NetworkPolicy" else ())
+                origins = e.origins + ((e.section.origin,) if hasattr(e, "section") else ())  # DNS-name objects: their line
                 for span in dict.fromkeys(origin.user_span for origin in origins):
                     index.setdefault((span.file, span.line), []).append(e)
             self._emitted = index
@@ -284,7 +284,10 @@ class NetpolServer(LanguageServer):
             names[name] = document.uri
             if not any(item.name == name for item in inputs):
                 inputs.append(Input(path, name, project_root(root)))  # the project `use` may not leave, as on the command line
-        result = build(inputs, overrides=overrides, prove=False, cache=project.cache)
+        from .fqdn import config_targets
+
+        # DNS names are compiled for the config's CNIs, as the command line does
+        result = build(inputs, overrides=overrides, prove=False, cache=project.cache, fqdn_targets=config_targets(root))
         done = Build(generation, result, names, {d.uri: d.version for d in documents})
         for d in result.diagnostics:
             uri = names.get(d.span.file)

@@ -92,7 +92,14 @@ class IpTarget(NamedTuple):
     span: Span
 
 
-Target = PodTarget | NamespaceTarget | NamespacesTarget | ClusterTarget | WorldTarget | IpTarget
+class NameTarget(NamedTuple):
+    """`api.stripe.com`, `*.stripe.com`: a DNS name (or a wildcard over names) as a destination outside the cluster."""
+
+    name: Word
+    span: Span
+
+
+Target = PodTarget | NamespaceTarget | NamespacesTarget | ClusterTarget | WorldTarget | IpTarget | NameTarget
 
 
 class Port(NamedTuple):

@@ -27,9 +27,10 @@ TERMINAL_WORDS = {
     "IN_NAMESPACE": "`in namespace NAME`",
     "IN_NAMESPACES": "`in namespaces SELECTOR`",
     "IN_ANY_NAMESPACE": "`in any namespace`",
+    "NAME_PATTERN": "a DNS name wildcard such as *.stripe.com",
 }
-PEER_START = {"KEY", "ANY", "NAMESPACE", "NAMESPACES", "CLUSTER", "WORLD", "IP", "BANG"}
-PEER_WORDS = "a peer: pods (app=web or any), `namespace NAME`, `namespaces SELECTOR`, `cluster`, `world` or a CIDR"
+PEER_START = {"KEY", "ANY", "NAMESPACE", "NAMESPACES", "CLUSTER", "WORLD", "IP", "BANG", "NAME_PATTERN"}
+PEER_WORDS = "a peer: pods (app=web or any), `namespace NAME`, `namespaces SELECTOR`, `cluster`, `world`, a CIDR or a DNS name"
 STATEMENT_START = {"NAMESPACE", "CLUSTER", "USE", "ALLOW", "DENY", "PASS", "EGRESS", "INGRESS", "EXPECT"}
 STATEMENT_WORDS = "a statement (" + ", ".join(f"`{k}`" for k in STATEMENT_KEYWORDS) + ")"
 

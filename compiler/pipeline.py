@@ -37,7 +37,7 @@ def parse_file(source):
 
 def build(
     inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True,
-    api: str = "v1alpha2", ignore: tuple[tuple[str, ...], dict] | None = None, cache=None,
+    api: str = "v1alpha2", ignore: tuple[tuple[str, ...], dict] | None = None, cache=None, fqdn_targets=None,
 ) -> Result:
     """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program.
 
@@ -46,6 +46,8 @@ def build(
     `ignore` is (codes, {code: span}) silenced project-wide; None reads the config's `ignore`.
     `cache` (an `incremental.Cache`, kept from build to build) reuses what unchanged files and
     namespaces gave last time; the result is the same as without it.
+    `fqdn_targets` (`capabilities.Options`): the CNIs that choose the DNS-name backend when `cni`
+    is not given (the flow commands: they evaluate, they do not check capabilities).
     """
     import gc
 
@@ -54,14 +56,14 @@ def build(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        result = _build(inputs, overrides, prove, validate, cni, emit, api, cache)
+        result = _build(inputs, overrides, prove, validate, cni, emit, api, cache, fqdn_targets)
         return _suppressed(result, ignore, emit and prove, cni is not None)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str, cache=None) -> Result:
+def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str, cache=None, fqdn_targets=None) -> Result:
     from .resolve import resolve
 
     if cache is not None:
@@ -81,6 +83,14 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
     result.program = program
     if has_errors(diagnostics):
         return _done(result)
+
+    from .fqdn import select
+
+    diagnostics += select(program, cni if cni is not None else fqdn_targets)  # DNS names: the object the target CNIs know, or a refusal
+    if has_errors(diagnostics):
+        return _done(result)
+    if program.fqdn_backend:
+        cache = None  # the backend follows the target CNIs, not the files: a program with names is emitted and proven whole
 
     blocks = None
     if program.cluster:  # where cluster rules go, decided once for the target API: objects and priorities
@@ -132,7 +142,7 @@ def cluster_manifests(emitted) -> list:
 
     out = []
     for item in emitted:
-        if item.kind == "NetworkPolicy":
+        if not hasattr(item, "block"):  # NetworkPolicy and the DNS-name objects: checked by their own rows
             continue
         rules = {}
         if item.block is not None:

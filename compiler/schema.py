@@ -24,6 +24,8 @@ CRD_SCHEMAS = {
     ("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy"): "clusternetworkpolicy-v1alpha2.json",
     ("policy.networking.k8s.io/v1alpha1", "AdminNetworkPolicy"): "adminnetworkpolicy-v1alpha1.json",
     ("policy.networking.k8s.io/v1alpha1", "BaselineAdminNetworkPolicy"): "baselineadminnetworkpolicy-v1alpha1.json",
+    ("cilium.io/v2", "CiliumNetworkPolicy"): "ciliumnetworkpolicy-v2-trimmed.json",
+    ("crd.antrea.io/v1beta1", "ClusterNetworkPolicy"): "antrea-clusternetworkpolicy-v1beta1.json",
 }
 # OpenAPI formats of Kubernetes schemas; JSON types already bound them enough for emitted objects.
 OPENAPI_FORMATS = {"int32": lambda value: True, "int64": lambda value: True}
@@ -40,20 +42,30 @@ def crd_schema(api_version: str, kind: str) -> dict:
 
 
 @functools.cache
-def _validate(api_version: str = "networking.k8s.io/v1", kind: str = "NetworkPolicy"):
+def _validate(api_version: str = "networking.k8s.io/v1", kind: str = "NetworkPolicy", *experimental: str):
     import fastjsonschema
 
+    if api_version == "experimental":  # (channel, apiVersion, kind)
+        name = EXPERIMENTAL[(kind, experimental[0])][0]
+        return fastjsonschema.compile(json.loads((CRDS / name).read_text("utf-8")), formats=OPENAPI_FORMATS)
     if kind == "NetworkPolicy":
         return fastjsonschema.compile(schema())
     return fastjsonschema.compile(crd_schema(api_version, kind), formats=OPENAPI_FORMATS)
+
+
+# Fields only the experimental-channel CRD has: an object that uses one is checked against that CRD.
+EXPERIMENTAL = {("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy"): ("clusternetworkpolicy-v1alpha2-experimental.json", '"domainNames"')}
 
 
 def schema_errors(manifest: dict) -> list[str]:
     """The first schema violation of one manifest, readable (empty when valid)."""
     from fastjsonschema import JsonSchemaException
 
+    key = (manifest.get("apiVersion", ""), manifest.get("kind", ""))
+    if key in EXPERIMENTAL and EXPERIMENTAL[key][1] in json.dumps(manifest.get("spec")):
+        key = ("experimental",) + key
     try:
-        _validate(manifest.get("apiVersion", ""), manifest.get("kind", ""))(manifest)
+        _validate(*key)(manifest)
     except JsonSchemaException as err:
         where = "/".join(str(p) for p in (err.path or [])[1:]) or "(root)"
         return [f"{where}: {err.message.removeprefix('data.').removeprefix('data ')}"]

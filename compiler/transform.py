@@ -13,6 +13,24 @@ def to_module(tree, file: str) -> nodes.Module:
     return _ToNodes(file).transform(tree)
 
 
+def host_name_term(selector: nodes.Selector, scope) -> nodes.Word | None:
+    """The word, when a peer is one bare term that reads as a DNS name (`api.stripe.com`): then it is a name.
+
+    A name is a term alone in its peer (no `=`, no other term, no `in namespace`), with a dot,
+    no `/`, and DNS labels (`looks_like_host_name`). Everything else stays a label selector:
+    `app.kubernetes.io/part-of` has a `/`, and `api.stripe.com,app=x` or
+    `api.stripe.com in namespace shop` can only be labels (NP421 says how they were read).
+    """
+    from .dnsnames import looks_like_host_name
+
+    if scope is not None or selector.is_any or len(selector.requirements) != 1:
+        return None
+    term = selector.requirements[0]
+    if term.operator != "exists" or not looks_like_host_name(term.key.text):
+        return None
+    return term.key
+
+
 class _ToNodes(Transformer):
     """One `_on_<rule>` callback per grammar rule; positions come from `propagate_positions`.
 
@@ -97,7 +115,13 @@ class _ToNodes(Transformer):
 
     def _on_pod_target(self, meta, children):
         selector, scope = children
+        name = host_name_term(selector, scope)
+        if name is not None:
+            return nodes.NameTarget(name, self._span(meta))
         return nodes.PodTarget(selector, scope, self._span(meta))
+
+    def _on_name_pattern_target(self, meta, children):
+        return nodes.NameTarget(self._word(children[0]), self._span(meta))
 
     def _on_namespace_target(self, meta, children):
         return nodes.NamespaceTarget(self._word(children[0]), self._span(meta))

@@ -16,6 +16,8 @@ def peer_rules(peer: ir.Peer) -> tuple[engine.PeerRule, ...]:
         return (ALL_PEERS,)
     if isinstance(peer, ir.Block):
         return (engine.PeerRule("block", cidr=peer.cidr, excepts=peer.excepts),)
+    if isinstance(peer, ir.Name):
+        return (engine.PeerRule("name", dns_name=peer.name),)
     ref = peer.namespace
     if ref.kind == "named":
         return (engine.PeerRule("pods", "named", namespace_name=ref.name, pod_selector=peer.selector),)
@@ -63,8 +65,28 @@ def intent_model(program: ir.Program) -> engine.PolicySet:
                 policies.append(
                     engine.Policy(name, intent.source.namespace.name, intent.source.selector, frozenset(), egress=(rule,), source=source, intent=text)
                 )
+    policies += implied_model(program)
     policies += cluster_model(program)
     return engine.PolicySet(policies)
+
+
+DNS_PORTS = (engine.PortRule("UDP", 53), engine.PortRule("TCP", 53))
+
+
+def implied_model(program: ir.Program) -> list[engine.Policy]:
+    """What the chosen DNS-name backend adds to the meaning, by design: on Cilium, the pods that get a
+    toFQDNs rule may query kube-dns on port 53 (the DNS rule its proxy needs), without being isolated by it."""
+    if program.fqdn_backend != "cilium":
+        return []
+    from .backends import ciliumnetworkpolicy as cilium
+    from .emit import egress_isolations
+
+    out = []
+    for namespace, subject in cilium.dns_subjects(program, egress_isolations(program)):
+        dns = engine.PeerRule("pods", "named", namespace_name=cilium.DNS_NAMESPACE, pod_selector=ir.LabelSelector.of(cilium.DNS_LABELS))
+        rule = engine.Rule((dns,), DNS_PORTS)
+        out.append(engine.Policy("Cilium's DNS rule", namespace, subject, frozenset(), egress=(rule,), source="", intent="the DNS rule of toFQDNs"))
+    return out
 
 
 CLUSTER_TIERS = {ir.ADMIN: engine.ADMIN, ir.BASELINE: engine.BASELINE}

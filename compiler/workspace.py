@@ -54,13 +54,15 @@ class InputsError(Exception):
 
 
 def open_workspace(
-    netpol: list[str], yaml: list[str], prove: bool = True, namespace: str | None = None, match_namespace: bool = True, cluster: list[str] = ()
+    netpol: list[str], yaml: list[str], prove: bool = True, namespace: str | None = None, match_namespace: bool = True, cluster: list[str] = (),
+    fqdn_targets=None,
 ) -> Workspace:
     """Compile the .netpol inputs (with the proof) and read the YAML inputs (`-` is standard input); union of their policies.
 
     `namespace` is where YAML objects without metadata.namespace go (`kubectl apply -n`); with
     `match_namespace` an object of another namespace is an error, as kubectl makes it.
     `cluster` (--cluster) are snapshots or workload manifests: the real pods to answer over.
+    `fqdn_targets`: the CNIs (--cni or the config) whose object the program's DNS names are written as.
     """
     from .diagnostics import sorted_unique
     from .manifests import PolicyInputError, load
@@ -90,7 +92,7 @@ def open_workspace(
     if items:
         from .pipeline import build
 
-        result = build(items, prove=prove)
+        result = build(items, prove=prove, fqdn_targets=fqdn_targets)
         space.diagnostics += result.diagnostics
         if result.resolved is not None:
             space.files.update(result.resolved.files)

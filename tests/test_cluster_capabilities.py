@@ -112,7 +112,7 @@ MANIFESTS: dict[Feature, tuple[dict, set[Feature]]] = {
         {F.anp_priority_range, F.anp_sctp},
     ),
 }
-CLUSTER_FEATURES = [f for f in Feature if f.api is not Api.network_policy]
+CLUSTER_FEATURES = [f for f in Feature if f.api not in (Api.network_policy, Api.fqdn)]  # DNS names: tests/test_fqdn.py
 KIND_GATES = {
     "ClusterNetworkPolicy": F.cluster_network_policy,
     "AdminNetworkPolicy": F.admin_network_policy,

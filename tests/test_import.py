@@ -399,6 +399,19 @@ def test_published_chart_policies_import_and_prove(tmp_path, name, namespace, fi
     assert no_change(policy_set([path], namespace), compiled_set(tmp_path, run.out))
 
 
+def test_a_lone_dotted_label_key_stays_a_label(tmp_path):
+    """`example.com` alone would be a DNS name: the import writes `in namespace` so that it reads as the label it is."""
+    (tmp_path / "dotted.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: dotted, namespace: shop}\n"
+        "spec:\n  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Egress]\n"
+        "  egress:\n  - to:\n    - podSelector: {matchExpressions: [{key: example.com, operator: Exists}]}\n",
+        encoding="utf-8",
+    )
+    run = run_cli("import", str(tmp_path / "dotted.yaml"))
+    assert run.code == 0 and "proof: equivalent" in run.err, run.err
+    assert "egress only to example.com in namespace shop for app=web  #" in run.out
+
+
 def test_annotations_are_candidates_only(tmp_path):
     """A hand-edited netpolc.io/intent that says more than the policy: the proof rejects it, and the idioms import the policy."""
     compiled = run_cli("compile", str(ROOT / "examples" / "three-tier")).out

@@ -108,11 +108,15 @@ def test_real_port_names_are_still_names():
 
 
 def test_a_host_name_in_a_peer_is_a_warning_that_says_how_it_was_read():
-    result = build_text("namespace shop\negress only to api.stripe.com:443 for app=checkout\n")
+    # Alone, a name is a name (tests/test_fqdn.py): without a CNI that enforces names it is refused.
+    alone = build_text("namespace shop\negress only to api.stripe.com:443 for app=checkout\n")
+    assert [d.code for d in alone.diagnostics] == ["NP610"]
+    # With other terms it can only be a label key: a warning that says how it was read.
+    result = build_text("namespace shop\negress only to api.stripe.com,tier=x:443 for app=checkout\nuse dns\n")
     found = [d for d in result.diagnostics if d.code == "NP421"]
     assert [(d.span.line, d.span.column) for d in found] == [(2, 16)]
     assert "label key `api.stripe.com`" in found[0].message
-    assert "CIDR" in found[0].hint
+    assert "write the name alone" in found[0].hint
     assert result.ok  # a warning: the selector is what Kubernetes would read too
 
 

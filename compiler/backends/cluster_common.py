@@ -72,6 +72,9 @@ def peers_k8s(peer: ir.Peer, named_only: bool) -> list[dict]:
         return [pods_k8s(peer)]
     if isinstance(peer, ir.World):  # every address and every pod (networks match pod IPs only where they are known)
         return [{"namespaces": {}}] if named_only else [{"networks": ["0.0.0.0/0", "::/0"]}, {"namespaces": {}}]
+    if isinstance(peer, ir.Name):  # the API's `*.x.com` is one or more labels: the language's `**.x.com` (lower.py)
+        name = peer.name  # as written: the API takes a trailing dot
+        return [{"domainNames": ["*." + name[3:] if name.startswith("**.") else name]}]
     return [{"networks": [peer.cidr]}]
 
 

@@ -95,11 +95,15 @@ def emit(program: ir.Program, expand_ranges: int = 0) -> list[Emitted]:
     `expand_ranges` N > 0 writes each port range of at most N ports as single ports (for CNIs
     that ignore endPort); the expansion is exact, and the proof checks it like any rule.
     """
+    from ..fqdn import name_intents
+
     managed = set(program.namespaces)
     isolations = egress_isolations(program)
+    names = set(map(id, name_intents(program)))  # NetworkPolicy has no DNS names: their backend writes them (emit.py)
     out: list[Emitted] = []
     for intent in program.intents:
-        out.extend(_emit_intent(intent, managed, isolations, expand_ranges))
+        if id(intent) not in names:
+            out.extend(_emit_intent(intent, managed, isolations, expand_ranges))
     return _name(_dedupe(out))
 
 
@@ -236,6 +240,8 @@ def selector_words(selector: ir.LabelSelector) -> str:
 def peer_words(peer: ir.Peer, policy_namespace: str) -> str:
     if isinstance(peer, ir.World):
         return "world"
+    if isinstance(peer, ir.Name):  # `*.stripe.com` -> any-stripe-com, `**.stripe.com` -> all-stripe-com
+        return peer.name.rstrip(".").replace("**", "all").replace("*", "any")
     if isinstance(peer, ir.Block):
         words = {"0.0.0.0/0": "any-ipv4", "::/0": "any-ipv6"}.get(peer.cidr) or peer.cidr.replace(":", "-").replace("/", "-")
         return words + ("-except" if peer.excepts else "")

@@ -34,7 +34,8 @@ def inputs(paths: list[str]):
 
 
 def workspace(
-    paths: list[str], policies: list[str] | None, namespace: str | None = None, match_namespace: bool = True, warn: bool = True, cluster: list[str] = ()
+    paths: list[str], policies: list[str] | None, namespace: str | None = None, match_namespace: bool = True, warn: bool = True, cluster: list[str] = (),
+    cni: list[str] = (),
 ):
     """The programs and YAML policies the flow commands (test, explain, graph) look at.
 
@@ -44,8 +45,12 @@ def workspace(
     from ..workspace import InputsError, open_workspace
 
     check_namespace(namespace)
+    options = None
+    if paths:  # DNS names are written as the target CNIs' objects: --cni, else the project config
+        options, found, _ = targets(list(cni))
+        options = None if found else options
     try:
-        space = open_workspace(paths, policies or [], namespace=namespace, match_namespace=match_namespace, cluster=cluster or [])
+        space = open_workspace(paths, policies or [], namespace=namespace, match_namespace=match_namespace, cluster=cluster or [], fqdn_targets=options)
     except InputsError as err:
         raise UsageError(str(err)) from None
     if warn and space.ok and space.diagnostics:

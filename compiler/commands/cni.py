@@ -59,6 +59,7 @@ def run_show(spec: str) -> int:
 _HEADINGS = {
     "policy.networking.k8s.io/v1alpha2": "ClusterNetworkPolicy, policy.networking.k8s.io/v1alpha2",
     "policy.networking.k8s.io/v1alpha1": "AdminNetworkPolicy and BaselineAdminNetworkPolicy, policy.networking.k8s.io/v1alpha1",
+    "fqdn": "Egress to DNS names (the CNI's own object; `netpolc compile --cni NAME` writes it)",
 }
 _CRD_NOTE = (
     "They are CRDs from kubernetes-sigs/network-policy-api, not part of Kubernetes: crd_missing means "

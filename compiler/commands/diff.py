@@ -17,7 +17,7 @@ FORMATS = ("text", "json", "markdown")
 
 def run(
     arguments: list[str], fmt: str = "text", fail_on_closed: bool = False, namespace: str | None = None,
-    cluster: list[str] = (), allow_missing: bool = False, flows: list[str] = (),
+    cluster: list[str] = (), allow_missing: bool = False, flows: list[str] = (), cni: list[str] = (),
 ) -> int:
     from ..manifests import STDIN
     from ..render import render
@@ -33,8 +33,8 @@ def run(
             raise UsageError("a revision range compares paths of the repository; standard input (-) is not one: compare a folder with it instead (netpolc diff OLD -)")
         with _git_tree(old_rev, paths) as old_root, _git_tree(new_rev, paths) as new_root:
             _check_present(paths, (old_rev, old_root), (new_rev, new_root), allow_missing)
-            old = _side(old_root, paths, f"{old_rev}", namespace)
-            new = _side(new_root, paths, f"{new_rev}", namespace)
+            old = _side(old_root, paths, f"{old_rev}", namespace, cni)
+            new = _side(new_root, paths, f"{new_rev}", namespace, cni)
         labels = (old_rev, new_rev)
     else:
         if len(arguments) != 2:
@@ -43,8 +43,8 @@ def run(
             raise UsageError("standard input (-) can be one side only: netpolc diff OLD - (or - NEW)")
         if STDIN in arguments and STDIN in cluster:
             raise UsageError("standard input can be read once: give a side or --cluster as -, not both")
-        old = _side(None, [arguments[0]], arguments[0], namespace)
-        new = _side(None, [arguments[1]], arguments[1], namespace)
+        old = _side(None, [arguments[0]], arguments[0], namespace, cni)
+        new = _side(None, [arguments[1]], arguments[1], namespace, cni)
         labels = tuple("<stdin>" if a == STDIN else a for a in arguments)
     for space in (old, new):
         if not space.ok:
@@ -158,10 +158,13 @@ def _check_present(paths: list[str], old: tuple[str, Path], new: tuple[str, Path
             )
 
 
-def _side(root: Path | None, paths: list[str], label: str, namespace: str | None = None):
+def _side(root: Path | None, paths: list[str], label: str, namespace: str | None = None, cni: list[str] = ()):
     """Compile / read one side. With a root (a git export), paths are inside it and files are named as in the repository."""
     from ..workspace import InputsError, Workspace, open_workspace, split_kinds
+    from . import targets
 
+    options, found, _ = targets(list(cni))  # DNS names: written as --cni's (else the config's) objects, read before a chdir into an export
+    options = None if found else options
     if root is not None:
         present = [p for p in paths if (root / p).exists()]
         if not present:
@@ -169,12 +172,12 @@ def _side(root: Path | None, paths: list[str], label: str, namespace: str | None
         with _chdir(root):
             netpol, yaml = split_kinds(present)
             try:
-                return open_workspace(netpol, yaml, namespace=namespace)
+                return open_workspace(netpol, yaml, namespace=namespace, fqdn_targets=options)
             except InputsError as err:
                 raise UsageError(f"{label}: {err}") from None
     netpol, yaml = split_kinds(paths)
     try:
-        return open_workspace(netpol, yaml, namespace=namespace)
+        return open_workspace(netpol, yaml, namespace=namespace, fqdn_targets=options)
     except InputsError as err:
         raise UsageError(str(err)) from None
 

@@ -12,7 +12,10 @@ FORMATS = ("text", "json")
 MAX_FLOWS = 64  # endpoint pairs looked at when a query's peers stand for many groups
 
 
-def run(arguments: list[str], policies: list[str] | None = None, namespace: str | None = None, fmt: str = "text", cluster: list[str] = ()) -> int:
+def run(
+    arguments: list[str], policies: list[str] | None = None, namespace: str | None = None, fmt: str = "text", cluster: list[str] = (),
+    cni: list[str] = (),
+) -> int:
     from .. import engine
     from ..expect import DENIED, chain_lines, check, flow_dict, port_text, scene_for
     from ..flows import name
@@ -26,7 +29,7 @@ def run(arguments: list[str], policies: list[str] | None = None, namespace: str 
     if not paths and not policies:
         raise UsageError("nothing to explain against: pass .netpol files or folders, or --policies DIR")
     # -n is the flow's namespace and where YAML without one goes; objects of other namespaces are read as written.
-    space = workspace(paths, policies, namespace, match_namespace=False, cluster=cluster)
+    space = workspace(paths, policies, namespace, match_namespace=False, cluster=cluster, cni=cni)  # --cni: how DNS names are written
     if not space.ok:
         sys.stderr.write(render(space.diagnostics, "text", space.files))
         return exit_code(space.diagnostics, False)

@@ -14,7 +14,7 @@ FORMATS = ("dot", "mermaid", "svg")
 
 def run(
     paths: list[str], policies: list[str] | None = None, fmt: str = "dot", output: Path | None = None, namespace: str | None = None,
-    cluster: list[str] = (),
+    cluster: list[str] = (), cni: list[str] = (),
 ) -> int:
     from ..graph import build, to_dot, to_mermaid
     from ..render import render
@@ -30,7 +30,7 @@ def run(
             "--format dot or --format mermaid need nothing\n"
         )
         return EXIT_USAGE
-    space = workspace(paths, policies, namespace, cluster=cluster)
+    space = workspace(paths, policies, namespace, cluster=cluster, cni=cni)  # --cni: how DNS names are written
     if not space.ok:
         sys.stderr.write(render(space.diagnostics, "text", space.files))
         return exit_code(space.diagnostics, False)

@@ -20,7 +20,7 @@ def run(
     check_format(fmt, FORMATS)
     if not paths:
         raise UsageError("nothing to test: pass the .netpol files or folders that hold the `expect` lines")
-    space = workspace(paths, policies, namespace, warn=False, cluster=cluster)  # printed below, with the results
+    space = workspace(paths, policies, namespace, warn=False, cluster=cluster, cni=cni)  # printed below, with the results
     if not space.ok:
         _print(fmt, space, [], space.diagnostics)
         return exit_code(space.diagnostics, strict)

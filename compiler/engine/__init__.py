@@ -60,6 +60,7 @@ from .universe import (
     Address,
     ContainerPort,
     Endpoint,
+    NameAddress,
     Namespace,
     Node,
     Pod,
@@ -92,7 +93,7 @@ def paused_gc():
 __all__ = [
     "ACCEPT", "ACTIONS", "ADMIN", "BASELINE", "DENY", "PASS", "ClusterPolicy", "ClusterRule", "bits",
     "DIRECTIONS", "EGRESS", "INGRESS", "PROTOCOLS", "PeerRule", "Policy", "PolicyError", "PolicySet", "PortRule", "Rule",
-    "OTHER_NAMESPACE", "OTHER_VALUE", "Address", "ContainerPort", "Endpoint", "Namespace", "Node", "Pod", "Universe",
+    "OTHER_NAMESPACE", "OTHER_VALUE", "Address", "ContainerPort", "Endpoint", "NameAddress", "Namespace", "Node", "Pod", "Universe",
     "representative_universe", "address_regions", "load_policies", "read_policy", "SideVerdict", "Verdict", "evaluate",
     "Allowed", "Atom", "Reach", "port_atoms", "Difference", "compare", "paused_gc",
 ]

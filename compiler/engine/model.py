@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Iterable, NamedTuple
 
+from ..dnsnames import matches as dns_matches
 from ..ir import LabelSelector
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ ACTIONS = (ACCEPT, DENY, PASS)
 
 
 class PeerRule(NamedTuple):
-    """One peer of a rule. kind: `pods`, `block`, `nodes` (cluster policies) or `all` (an empty from/to list)."""
+    """One peer of a rule. kind: `pods`, `block`, `nodes` (cluster policies), `name` (a DNS name or wildcard) or `all` (an empty from/to list)."""
 
     kind: str
     namespace_kind: str = "policy"  # "policy" (the policy's own), "named", "labelled"
@@ -33,16 +34,22 @@ class PeerRule(NamedTuple):
     cidr: str = ""
     excepts: tuple[str, ...] = ()
     node_selector: LabelSelector | None = None  # kind `nodes`
+    dns_name: str = ""  # kind `name`: as the language writes it (`dnsnames` defines what a wildcard matches)
 
     def matches(self, endpoint: Endpoint, policy_namespace: str, universe: Universe) -> bool:
         if self.kind == "all":
             return True
+        if self.kind == "name":  # only endpoints known by a name: an address or pod is never matched by one
+            found = getattr(endpoint, "dns_name", None)
+            return found is not None and dns_matches(self.dns_name, found)
         if self.kind == "nodes":  # the node itself, or a host-network pod, whose address is its node's
             addresses = {ip for node in universe.nodes if self.node_selector.matches(node.labels) for ip in node.addresses}
             if hasattr(endpoint, "addresses"):
                 return self.node_selector.matches(endpoint.labels)
             return endpoint.host_network and any(ip in addresses for ip in endpoint.ips)
         if self.kind == "block":  # a pod matches by any of its addresses (dual stack), when they are known
+            if getattr(endpoint, "dns_name", None) is not None:  # a name's address: somewhere in its family
+                return self.holds_family(endpoint.family)
             if endpoint.is_pod and not universe.blocks_match_pods:
                 return False
             return any(self.covers(ip) for ip in endpoint.ips)
@@ -58,6 +65,11 @@ class PeerRule(NamedTuple):
             return False
         return self.pod_selector is None or self.pod_selector.matches(endpoint.labels)
 
+    def holds_family(self, family: int) -> bool:
+        """A `block` peer that holds every address of one family (`0.0.0.0/0`, `::/0`, no except)."""
+        network = ipaddress.ip_network(self.cidr)
+        return network.version == family and network.prefixlen == 0 and not self.excepts
+
     def covers(self, ip: str) -> bool:
         """A `block` peer: the address is in the CIDR and in none of its excepts."""
         address = ipaddress.ip_address(ip)
@@ -71,6 +83,8 @@ class PeerRule(NamedTuple):
             return "everything"
         if self.kind == "block":
             return self.cidr + (f" except {', '.join(self.excepts)}" if self.excepts else "")
+        if self.kind == "name":
+            return f"the DNS name {self.dns_name}" if "*" not in self.dns_name else f"the DNS names {self.dns_name}"
         pods = "every pod" if self.pod_selector is None else f"pods {self.pod_selector}"
         if self.namespace_kind == "policy":
             return f"{pods} of the same namespace"

@@ -163,9 +163,12 @@ class Index:
             high = bisect.bisect_right(keys, int(network.broadcast_address))
             return {i for _, i in items[low:high]}
 
-        inside = indices(ipaddress.ip_network(cidr))
+        network = ipaddress.ip_network(cidr)
+        inside = indices(network)
         for hole in excepts:
             inside -= indices(ipaddress.ip_network(hole))
+        if network.prefixlen == 0 and not excepts:  # every address of the family: the names' addresses of it too
+            inside |= {i for i, e in enumerate(self.universe.endpoints) if getattr(e, "family", None) == network.version and hasattr(e, "dns_name")}
         return _mask(inside, self.size)
 
     def node_mask(self, selector: LabelSelector) -> int:
@@ -188,6 +191,8 @@ class Index:
             mask = self.node_mask(peer.node_selector)
         elif peer.kind == "block":
             mask = self.block_mask(peer.cidr, peer.excepts)
+        elif peer.kind == "name":
+            mask = _mask((i for i, e in enumerate(self.universe.endpoints) if peer.matches(e, "", self.universe)), self.size)
         elif peer.namespace_kind in ("policy", "named"):
             namespace = policy_namespace if peer.namespace_kind == "policy" else peer.namespace_name
             mask = _mask(self.pods_in(namespace, peer.pod_selector), self.size)

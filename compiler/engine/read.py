@@ -16,11 +16,14 @@ def load_policies(manifests: Iterable[Mapping], nodes: bool = False) -> PolicySe
     `nodes`: the universe they are judged over holds real Node objects (`nodes` peers are refused otherwise).
     """
     from .read_cluster import is_cluster_policy, read_cluster_policy
+    from .read_fqdn import is_fqdn_policy, read_fqdn_policy
 
     out = []
     for i, manifest in enumerate(manifests):
         if _is_network_policy(manifest):
             out.append(read_policy(manifest, i))
+        elif is_fqdn_policy(manifest):  # what netpolc writes for DNS names (CiliumNetworkPolicy, Antrea ClusterNetworkPolicy)
+            out.append(read_fqdn_policy(manifest, i))
         elif is_cluster_policy(manifest):
             out.append(read_cluster_policy(manifest, i, nodes))
     return PolicySet(out)

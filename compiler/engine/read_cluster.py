@@ -133,13 +133,44 @@ def _peers(raw, where: str, egress: bool, nodes: bool = False) -> tuple[PeerRule
                 out.append(PeerRule("block", cidr=_cidr(cidr, f"{here}.networks")))
         elif field == "nodes" and egress and nodes:
             out.append(PeerRule("nodes", node_selector=_selector(value, f"{here}.nodes")))
-        elif field in ("nodes", "domainNames") and egress:
-            what = "node objects (give them with --cluster: `kubectl get nodes -o yaml`)" if field == "nodes" else "the addresses names resolve to at run time"
+        elif field == "domainNames" and egress:
+            out.extend(PeerRule("name", dns_name=_domain_name(name, f"{here}.domainNames")) for name in _names(value, f"{here}.domainNames"))
+        elif field == "nodes" and egress:
+            what = "node objects (give them with --cluster: `kubectl get nodes -o yaml`)"
             raise PolicyError(f"{here}.{field}", f"{field} peers cannot be judged without {what}; netpolc does not guess")
         else:
             allowed = "namespaces, pods, networks, nodes or domainNames" if egress else "namespaces or pods"
             raise PolicyError(here, f"unknown peer {field!r} in {'an egress' if egress else 'an ingress'} rule: use {allowed}")
     return tuple(out)
+
+
+def _names(raw, where: str) -> list:
+    if not isinstance(raw, list) or not raw:
+        raise PolicyError(where, "must be a list of domain names")
+    return raw
+
+
+def _domain_name(raw, where: str) -> str:
+    """A `domainNames` entry in the language's words: the API's `*.x.com` (one or more labels) is `**.x.com`.
+
+    Each name is judged as its own endpoint (its addresses are learned at run time), as everywhere.
+    """
+    from .. import dnsnames
+
+    if not isinstance(raw, str):
+        raise PolicyError(where, "a domain name must be a string")
+    name = raw.lower()
+    language = "**." + name[2:] if name.startswith("*.") else name
+    found = dnsnames.problem(language)
+    if found is not None or "*" in name[1:]:
+        raise PolicyError(where, f"{values_quoted(raw)} is not a domain name the API accepts ({found[0] if found else 'a `*.` prefix only'})")
+    return language
+
+
+def values_quoted(raw: str) -> str:
+    from .. import values
+
+    return values.quoted(raw)
 
 
 def _cidr(raw, where: str) -> str:

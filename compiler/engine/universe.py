@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterable, Mapping, NamedTuple
 
+from ..dnsnames import representatives, shown_name
 from ..ir import NAME_LABEL, LabelSelector
 from .model import PeerRule, PolicySet, PortRule
 
@@ -94,6 +95,27 @@ class Address:
         return self.label or self.ip
 
     __repr__ = __str__
+
+
+class NameAddress(Address):
+    """An endpoint outside the cluster known by a DNS name: its addresses are learned at run time, from DNS.
+
+    Each name, and each representative of a wildcard (`dnsnames.representatives`), is its own
+    class of addresses, once per address family: which address it resolves to is decided at run
+    time, so a CIDR matches it only when it holds every address of that family (`0.0.0.0/0`,
+    `::/0`, without except); `world` and the name peers that cover it always do.
+    """
+
+    __slots__ = ("dns_name", "family")
+
+    def __init__(self, dns_name: str, family: int = 4):
+        super().__init__("", f"{shown_name(dns_name)} (IPv{family})")
+        self.dns_name = dns_name
+        self.family = family
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        return ()
 
 
 class Node(Address):
@@ -196,17 +218,26 @@ def _regions(networks: Iterable) -> list[Address]:
 
 
 def address_regions(policy_sets: Iterable[PolicySet], extra_peers: Iterable[tuple[str, PeerRule]] = ()) -> tuple[Address, ...]:
-    """One address per region the CIDRs of the policies (and extra peers) cut the address space into.
+    """One address per region the CIDRs of the policies (and extra peers) cut the address space into,
+    and one endpoint per DNS name they name (and per representative of each wildcard).
 
     What a universe of real pods (a snapshot) adds for the world outside the cluster.
     """
     networks: set = set()
+    names: set[str] = set()
     peers = [peer for policy_set in policy_sets for policy in policy_set.items for rule in policy.ingress + policy.egress for peer in rule.peers]
     for peer in peers + [peer for _, peer in extra_peers]:
         if peer.kind == "block":
             networks.add(ipaddress.ip_network(peer.cidr))
             networks.update(ipaddress.ip_network(e) for e in peer.excepts)
-    return tuple(_regions(networks))
+        elif peer.kind == "name":
+            names.update(representatives(peer.dns_name))
+    return tuple(_regions(networks)) + name_endpoints(names)
+
+
+def name_endpoints(names: Iterable[str]) -> tuple[Address, ...]:
+    """One endpoint per DNS name, in name order."""
+    return tuple(NameAddress(name, family) for name in sorted(set(names)) for family in (4, 6))
 
 
 def representative_universe(
@@ -228,9 +259,12 @@ def representative_universe(
     networks: set = set()
     port_names: set[tuple[str, str]] = set()
     numeric: list[PortRule] = []
+    names: set[str] = set()
 
     def visit_peer(namespace: str, peer: PeerRule) -> None:
-        if peer.kind == "block":
+        if peer.kind == "name":
+            names.update(representatives(peer.dns_name))
+        elif peer.kind == "block":
             networks.add(ipaddress.ip_network(peer.cidr))
             networks.update(ipaddress.ip_network(e) for e in peer.excepts)
         elif peer.kind == "pods":
@@ -309,7 +343,7 @@ def representative_universe(
         for key, labels in sorted(label_sets.items()):
             name = ",".join(f"{k}={v}" for k, v in key) or "unlabelled"
             pods.append(Pod(namespace.name, name, labels, ports))
-    return Universe(tuple(namespaces), tuple(pods), tuple(_regions(networks)))
+    return Universe(tuple(namespaces), tuple(pods), tuple(_regions(networks)) + name_endpoints(names))
 
 
 def _synthetic_ports(names: set[tuple[str, str]], numeric: list[PortRule]) -> tuple[ContainerPort, ...]:

@@ -110,6 +110,20 @@ class Feature(enum.Enum):
     anp_sctp = "anp_sctp"
     """A port with `protocol: SCTP`."""
 
+    # Egress to DNS names (`egress only to api.stripe.com:443`): no NetworkPolicy field; each CNI
+    # that can has its own object (the `fqdn` row's `backend`). Wildcards as the language means them
+    # (`dnsnames`): the rows say whether the CNI has a form that means exactly that.
+    fqdn = "fqdn"
+    """Egress rules to DNS names, with the CNI's own policy object (the gate of the DNS-name features)."""
+    fqdn_one_label_wildcard = "fqdn_one_label_wildcard"
+    """`*.example.com`: exactly one label more (not example.com, not a.b.example.com)."""
+    fqdn_multi_label_wildcard = "fqdn_multi_label_wildcard"
+    """`**.example.com`: one or more labels more (never example.com itself)."""
+    fqdn_partial_wildcard = "fqdn_partial_wildcard"
+    """`api-*.example.com`: a `*` inside the first label, never across a dot."""
+    fqdn_deny = "fqdn_deny"
+    """A DNS name in a rule that denies (safe only where the CNI knows every address of the name)."""
+
     @property
     def label(self) -> str:
         """How messages name the feature."""
@@ -132,6 +146,7 @@ class Api(enum.Enum):
     network_policy = "networking.k8s.io/v1"
     cluster_network_policy = "policy.networking.k8s.io/v1alpha2"
     admin_network_policy = "policy.networking.k8s.io/v1alpha1"
+    fqdn = "fqdn"  # not an API of Kubernetes: the CNI's own object (CiliumNetworkPolicy, ...)
 
     @property
     def features(self) -> tuple[Feature, ...]:
@@ -197,6 +212,7 @@ NOT_ENFORCED = (Status.unsupported, Status.ignored)
 _APIS = {
     **{feature: Api.cluster_network_policy for feature in Feature if feature.value.startswith(("cluster_", "cnp_"))},
     **{feature: Api.admin_network_policy for feature in Feature if feature.value.startswith(("admin_", "baseline_", "anp_"))},
+    **{feature: Api.fqdn for feature in Feature if feature.value.startswith("fqdn")},
 }
 # The v1alpha1 features are gated by AdminNetworkPolicy: a BaselineAdminNetworkPolicy's own gate
 # is checked before its features (`check_cluster_api`), and no table enforces BANP without ANP.
@@ -204,6 +220,7 @@ _API_GATES = {
     Api.network_policy: Feature.network_policy,
     Api.cluster_network_policy: Feature.cluster_network_policy,
     Api.admin_network_policy: Feature.admin_network_policy,
+    Api.fqdn: Feature.fqdn,
 }
 
 
@@ -223,6 +240,7 @@ class Row:
     note: str | None = None
     switch: str | None = None
     changes: tuple[Row, ...] = ()
+    backend: str | None = None  # the `fqdn` row: which object writes DNS-name rules (`fqdn.BACKENDS`)
     is_change: bool = False
     is_before: bool = False  # the row as it applies to versions older than `since`
 
@@ -446,6 +464,11 @@ _LABELS = {
     Feature.anp_named_port: "AdminNetworkPolicy named ports",
     Feature.anp_port_range: "AdminNetworkPolicy port ranges",
     Feature.anp_sctp: "AdminNetworkPolicy SCTP ports",
+    Feature.fqdn: "egress to DNS names",
+    Feature.fqdn_one_label_wildcard: "one-label wildcards (`*.example.com`)",
+    Feature.fqdn_multi_label_wildcard: "several-label wildcards (`**.example.com`)",
+    Feature.fqdn_partial_wildcard: "wildcards inside a label (`api-*.example.com`)",
+    Feature.fqdn_deny: "denying by DNS name",
 }
 
 _EFFECTS = {
@@ -512,6 +535,11 @@ _HINTS = {
     Feature.anp_port_range: "use single ports",
     Feature.cnp_sctp: "use TCP or UDP",
     Feature.anp_sctp: "use TCP or UDP",
+    Feature.fqdn: "write the addresses the name resolves to as a CIDR (`203.0.113.0/24:443`), or compile with a --cni that enforces DNS names (see `netpolc cni show NAME`)",
+    Feature.fqdn_one_label_wildcard: "list the names you mean, or write the wildcard this CNI has (see the README's DNS names table)",
+    Feature.fqdn_multi_label_wildcard: "list the names you mean, or use `*.` for one label",
+    Feature.fqdn_partial_wildcard: "list the names you mean",
+    Feature.fqdn_deny: "allow the names you need instead, and deny the rest",
 }
 
 _LIMIT_HINTS = {
@@ -640,6 +668,7 @@ def _row(feature: Feature, fields: dict, is_change: bool = False) -> Row:
         source=fields["source"],
         note=fields.get("note"),
         switch=fields.get("switch"),
+        backend=fields.get("backend"),
         is_change=is_change,
     )
 
