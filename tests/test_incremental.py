@@ -43,6 +43,7 @@ def random_line(rnd: random.Random, here: str) -> str:
         'use "common.netpol"',
         f"expect app={a} -> app={b}:80 allowed",
         f"expect app={a} in namespace {other} -> app={b}:443 denied",
+        f"allow app={a} to api.example.com:443",  # a DNS name: no target CNI here, so refused (and emitted whole with one)
         f"allow app={a} to app={b}:99999",  # NP306
         f"allow app={a} to",  # a syntax error while typing
     ])
