@@ -335,3 +335,24 @@ def test_a_finding_that_names_a_moved_line_is_judged_again(tmp_path, monkeypatch
     same(result, build(inputs, overrides=moved))
     [after] = [d for d in result.diagnostics if d.code == "NP430"]
     assert "(line 4)" in after.message and after.related[0][0].line == 4
+
+
+def test_a_difference_found_by_the_proof_of_a_change_is_reported_by_the_whole_proof(tmp_path, monkeypatch):
+    """A broken backend after the first build: the proof of the changed namespace finds it, and the whole proof words the NP500."""
+    from compiler.backends import networkpolicy
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("shop", "pay"):
+        (tmp_path / f"{name}.netpol").write_text(f"namespace {name}\ndeny all\nallow app=web to app=api:8080\n")
+    inputs = expand_inputs(["."])
+    cache = Cache()
+    assert build(inputs, cache=cache).ok
+    real = networkpolicy.port_k8s
+    monkeypatch.setattr(networkpolicy, "port_k8s", lambda port: {**real(port), "port": real(port).get("port", 0) + 1})
+    changed = {"shop.netpol": "namespace shop\ndeny all\nallow app=web to app=api:9090\n"}
+    result = build(inputs, overrides=changed, cache=cache)
+    assert cache.stats.proven is None  # the change's proof found a difference: the whole proof ran
+    differences = [d for d in result.diagnostics if d.code == "NP500"]
+    assert [(d.span.file, d.span.line) for d in differences] == [("shop.netpol", 3)] * 2  # the egress and the ingress side
+    assert all("deny" in d.message and "on 9090/TCP, but the intents allow it" in d.message for d in differences)
+    assert not result.ok and result.emitted == []
