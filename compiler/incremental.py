@@ -11,18 +11,22 @@ recomputes only what a change can reach:
 - analysis, emission and the proof: the changed intents (per namespace, old and new
   compared) name the namespaces they touch (their own, and every namespace a peer names);
   only intents touching one of those are analysed again, only those namespaces' objects
-  emitted again and only their pods proven again.
+  emitted again and only their pods proven again. An intent that only moved (lines added or
+  removed above it) keeps its objects and findings, at its new line.
 
 Why that is exact: an intent's objects live in its own namespace and in the namespaces its
 peers name, and each namespace's objects (deduplicated, named, proven) depend only on the
-intents that write into it; an intent's findings (NP401-NP404, NP407) are judged against
-intents that share a namespace with it (a duplicate has the same namespace, a covering allow
-the same source and destination namespaces, DNS reachability the policies of the client's
-namespace). Whatever this reasoning does not cover is recomputed whole (conservative):
+intents that write into it, in order, and not on their lines; an intent's findings are judged
+against intents that share a namespace with it (a duplicate has the same namespace, a covering
+allow the same source and destination namespaces, a covering `only` line the same namespace,
+a widened `only` line (NP430) the namespace of the allow's pods, DNS reachability the
+policies of the client's namespace). Whatever this reasoning does not cover is recomputed whole (conservative):
 cluster sections, a changed intent whose peer selects namespaces by labels or names every
 namespace, namespaces added or removed, the order of namespaces across files, the
-program-wide "some egress is isolated" that NP407 reads, CNI rewrites, port expansion, and
-a proof that finds a difference (the whole proof then words the report as it always does).
+program-wide "some egress is isolated" that NP407 reads, CNI rewrites, port expansion, a
+moved line whose finding names a line (MOVABLE_FINDINGS), and a proof that finds a
+difference (the whole proof then words the report as it always does). tests/test_incremental.py
+compares incremental builds with full compiles after random edit sequences.
 """
 
 from __future__ import annotations
@@ -107,14 +111,14 @@ def changed_namespaces(old: ir.Program | None, new: ir.Program) -> Change | None
         return None
     real: set[str] = set()
     moved: set[str] = set()
-    pairs: dict[int, object] = {}
+    pairs: dict = {}
     spans: dict = {}
     fixed_old, fixed_new = set(), set()  # lines of intents that did not move: a moved line must not be one of them
+    unchanged = []
     for home in set(old_homes) | set(new_homes):
         before, intents = old_homes.get(home, []), new_homes.get(home, [])
         if intents == before:  # the cached namespaces' intents are the same objects: compared by identity first
-            fixed_old.update(i.origin.user_span for i in before)
-            fixed_new.update(i.origin.user_span for i in intents)
+            unchanged.append(home)
             continue
         # The intents before and after the edited part are the same intents, perhaps on other lines.
         keys_before, keys = [ir.intent_key(i) for i in before], [ir.intent_key(i) for i in intents]
@@ -132,6 +136,11 @@ def changed_namespaces(old: ir.Program | None, new: ir.Program) -> Change | None
             names = touch(new_intent)
             if names is WIDE:
                 return None
+            if (old_intent.origin.text, old_intent.origin.module) != (new_intent.origin.text, new_intent.origin.module):
+                real |= names  # the same intent written otherwise (`:80,80`): findings quote the text, so it is a change
+                fixed_old.add(old_intent.origin.user_span)
+                fixed_new.add(new_intent.origin.user_span)
+                continue
             moved |= names
             pairs[old_intent] = new_intent
             was, now = old_intent.origin.user_span, new_intent.origin.user_span
@@ -144,6 +153,10 @@ def changed_namespaces(old: ir.Program | None, new: ir.Program) -> Change | None
             real |= names
         fixed_old.update(i.origin.user_span for i in before[head:len(before) - tail])
         fixed_new.update(i.origin.user_span for i in intents[head:len(intents) - tail])
+    if spans:  # the lines of unchanged namespaces are looked at only when something moved
+        for home in unchanged:
+            fixed_old.update(i.origin.user_span for i in old_homes[home])
+            fixed_new.update(i.origin.user_span for i in new_homes[home])
     if len(set(spans.values())) != len(spans) or not fixed_old.isdisjoint(spans) or not fixed_new.isdisjoint(spans.values()):
         return None  # a line that holds moved and unmoved intents (or two lines that became one): not a move
     return Change(frozenset(real), frozenset(moved - real), pairs, spans)
@@ -200,6 +213,7 @@ class Cache:
     _changes: tuple = (None, None, None)
     _touches: dict = field(default_factory=dict)  # id(intent) -> (intent, touch(intent))
     _kept: tuple = (None, None)
+    _reached: list = field(default_factory=list)  # (program, namespaces, intents reaching them), the last few
 
     # ------------------------------------------------------------ parse
 
@@ -282,6 +296,15 @@ class Cache:
         self.stats.moved = 0 if answer is None else len(answer.moved)
         return answer
 
+    def reaching(self, program: ir.Program, namespaces: frozenset[str]) -> list:
+        """_reaching, once per program and namespaces (the analysis and the emission ask alike)."""
+        for known, names, found in self._reached:
+            if known is program and names == namespaces:
+                return found
+        found = _reaching(program, namespaces, self._touches)
+        self._reached = (self._reached + [(program, namespaces, found)])[-3:]
+        return found
+
     # ------------------------------------------------------------ analyse
 
     def analyze(self, program: ir.Program) -> list[Diagnostic]:
@@ -294,7 +317,7 @@ class Cache:
             touched = change.real
             # Findings sit at their intent's line; a line (a `use` of a shared file) can hold intents
             # of several namespaces: every intent at a line of a recomputed intent is recomputed too.
-            again, stale = _reaching(program, touched, self._touches), _reaching(old, touched, self._touches)
+            again, stale = self.reaching(program, touched), self.reaching(old, touched)
             lines = {i.origin.user_span for i in again} | {i.origin.user_span for i in stale}
             while True:
                 more = [i for i in program.intents if i.origin.user_span in lines]
@@ -329,7 +352,7 @@ class Cache:
             from .backends import networkpolicy
 
             touched, pairs, moved = change.real, change.pairs, change.moved
-            part = ir.Program(_reaching(program, touched, self._touches), [], program.namespaces)
+            part = ir.Program(self.reaching(program, touched), [], program.namespaces)
             fresh = [item for item in networkpolicy.emit(part) if item.namespace in touched]
             out = []
             for item in emitted:
@@ -361,7 +384,7 @@ class Cache:
             touched = None  # the objects outside the change are not the ones proven last time
         found: list[Diagnostic] = []
         if touched is not None:
-            part = ir.Program(_reaching(program, touched, self._touches), [], program.namespaces)
+            part = ir.Program(self.reaching(program, touched), [], program.namespaces)
             found = prove(part, [item for item in emitted if item.namespace in touched], namespaces=touched)
             self.stats.proven = len(touched)
         if touched is None or found:  # a difference is reported by the whole proof, worded as always

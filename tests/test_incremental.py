@@ -43,6 +43,7 @@ def random_line(rnd: random.Random, here: str) -> str:
         'use "common.netpol"',
         f"expect app={a} -> app={b}:80 allowed",
         f"expect app={a} in namespace {other} -> app={b}:443 denied",
+        f"allow app={a} to api.example.com:443",  # a DNS name: no target CNI here, so refused (and emitted whole with one)
         f"allow app={a} to app={b}:99999",  # NP306
         f"allow app={a} to",  # a syntax error while typing
     ])
@@ -129,7 +130,7 @@ def test_random_edits_in_the_benchmark_program(tmp_path, monkeypatch):
     from compile import generate
 
     monkeypatch.chdir(tmp_path)
-    generate(600, tmp_path)
+    generate(400, tmp_path)
     inputs = expand_inputs(["."])
     cache = Cache()
     same(build(inputs, cache=cache), build(inputs))
@@ -148,7 +149,8 @@ def test_random_edits_in_the_benchmark_program(tmp_path, monkeypatch):
         else:
             lines[line] = rnd.choice([lines[line].replace(":", ":1", 1), lines[line - 1], f"allow app=svc-0 in namespace team-0{rnd.randrange(10, 99)} to app=svc-1:8443"])
         overrides = {n: "\n".join(texts[n]) for n in names[:3]}  # every edited buffer
-        same(build(inputs, overrides=overrides, cache=cache), build(inputs, overrides=overrides))
+        prove = step % 2 == 1  # the proof every other step (it is most of the time)
+        same(build(inputs, overrides=overrides, prove=prove, cache=cache), build(inputs, overrides=overrides, prove=prove))
 
 
 def test_one_changed_line_recompiles_only_what_it_touches(tmp_path, monkeypatch):
@@ -187,6 +189,15 @@ def test_one_changed_line_recompiles_only_what_it_touches(tmp_path, monkeypatch)
     assert (cache.stats.touched, cache.stats.moved, cache.stats.emitted) == (1, 1, 1)
     same(result, build(inputs, overrides=changed))
     assert "netpolc.io/source: shop.netpol:6" in to_yaml([m for m in result.manifests() if m["metadata"]["namespace"] == "pay"])
+
+    # The same intent written otherwise: its text is quoted in findings and annotations.
+    changed["pay.netpol"] = "namespace pay\nuse default-deny\nallow app=web to app=api:8080\nallow app=api to app=db:5432\nallow app=api to app=db:5432,5432\n"
+    result = build(inputs, overrides=changed, cache=cache)
+    same(result, build(inputs, overrides=changed))
+    changed["pay.netpol"] = changed["pay.netpol"].replace(":5432,5432", ":5432, 5432")
+    result = build(inputs, overrides=changed, cache=cache)
+    same(result, build(inputs, overrides=changed))
+    assert any("5432, 5432" in d.message for d in result.diagnostics if d.code == "NP402")
 
     # Nothing changed: nothing parsed or lowered again, nothing touched.
     build(inputs, overrides=changed, cache=cache)
@@ -324,3 +335,24 @@ def test_a_finding_that_names_a_moved_line_is_judged_again(tmp_path, monkeypatch
     same(result, build(inputs, overrides=moved))
     [after] = [d for d in result.diagnostics if d.code == "NP430"]
     assert "(line 4)" in after.message and after.related[0][0].line == 4
+
+
+def test_a_difference_found_by_the_proof_of_a_change_is_reported_by_the_whole_proof(tmp_path, monkeypatch):
+    """A broken backend after the first build: the proof of the changed namespace finds it, and the whole proof words the NP500."""
+    from compiler.backends import networkpolicy
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("shop", "pay"):
+        (tmp_path / f"{name}.netpol").write_text(f"namespace {name}\ndeny all\nallow app=web to app=api:8080\n")
+    inputs = expand_inputs(["."])
+    cache = Cache()
+    assert build(inputs, cache=cache).ok
+    real = networkpolicy.port_k8s
+    monkeypatch.setattr(networkpolicy, "port_k8s", lambda port: {**real(port), "port": real(port).get("port", 0) + 1})
+    changed = {"shop.netpol": "namespace shop\ndeny all\nallow app=web to app=api:9090\n"}
+    result = build(inputs, overrides=changed, cache=cache)
+    assert cache.stats.proven is None  # the change's proof found a difference: the whole proof ran
+    differences = [d for d in result.diagnostics if d.code == "NP500"]
+    assert [(d.span.file, d.span.line) for d in differences] == [("shop.netpol", 3)] * 2  # the egress and the ingress side
+    assert all("deny" in d.message and "on 9090/TCP, but the intents allow it" in d.message for d in differences)
+    assert not result.ok and result.emitted == []
