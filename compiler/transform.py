@@ -21,9 +21,11 @@ def to_module(tree, file: str) -> nodes.Module:
 def _transformer(tree_class):
     """The callbacks on the Transformer of the Lark that built the tree: the standalone parser's own
     (no Lark import on the `check` path) or Lark's, when the standalone one is stale."""
-    from . import _netpol_parser as generated
-
-    if tree_class is generated.Tree:
+    try:
+        from . import _netpol_parser as generated
+    except ImportError:  # not written by the build hook: Lark's own parser made the tree
+        generated = None
+    if generated is not None and tree_class is generated.Tree:
         base = generated.Transformer
     else:
         from lark import Transformer as base
