@@ -857,7 +857,7 @@ def _diagnostic(code: str, kind: str, file: str, line: int, column: int, count: 
     if code == "NP907":
         return Diagnostic(code, span,
                           f"more than {reader.max_connections:,} distinct connections: {reader.observed.untracked:,} records of connections first seen from here on were not evaluated",
-                          f"raise the bound with --max-connections (each connection takes about 300 bytes), or export fewer flows (a shorter time, or `hubble observe --namespace NAME`)")
+                          "raise the bound with --max-connections (each connection takes about 300 bytes), or export fewer flows (a shorter time, or `hubble observe --namespace NAME`)")
     return Diagnostic(code, span, f"{count:,} flow record{'s' * (count != 1)} whose address is unknown, left out; the first here: {detail}",
                       "export flows with their addresses (Calico: a flow log aggregation level that keeps dest_ip and source_ip for networks)")
 

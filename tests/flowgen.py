@@ -130,7 +130,7 @@ def hubble_records(model: Model, talk: Talk, serial: int, replies: bool = True, 
                     "traffic_direction": direction,
                     "trace_observation_point": "TO_ENDPOINT",
                     "is_reply": reply,
-                    "Summary": f"TCP Flags: SYN",
+                    "Summary": "TCP Flags: SYN",
                 }
                 if isinstance(talk.destination, str) and not reply:
                     flow["destination_names"] = ["api.example.com"]

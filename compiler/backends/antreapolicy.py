@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import dnsnames, ir
-from .networkpolicy import INTENT_ANNOTATION, MANAGED_BY, SOURCE_ANNOTATION, Emitted, port_k8s
+from .networkpolicy import Emitted, metadata, port_k8s
 
 KIND = "ClusterNetworkPolicy"
 API_VERSION = "crd.antrea.io/v1beta1"
@@ -40,14 +40,7 @@ class AntreaEmitted(Emitted):
         return {
             "apiVersion": API_VERSION,
             "kind": KIND,
-            "metadata": {
-                "name": self.name,
-                "labels": dict(MANAGED_BY),
-                "annotations": {
-                    SOURCE_ANNOTATION: f"{origin.user_span.file}:{origin.user_span.line}",
-                    INTENT_ANNOTATION: origin.describe(),
-                },
-            },
+            "metadata": metadata(self.name, origin),
             "spec": {
                 "priority": PRIORITY,
                 "tier": TIER,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
-from .networkpolicy import INTENT_ANNOTATION, MANAGED_BY, SOURCE_ANNOTATION, Emitted, base_name, egress_subjects, port_k8s
+from .networkpolicy import Emitted, base_name, egress_subjects, metadata, port_k8s
 
 KIND = "CiliumNetworkPolicy"
 API_VERSION = "cilium.io/v2"
@@ -37,15 +37,7 @@ class CiliumEmitted(Emitted):
         return {
             "apiVersion": API_VERSION,
             "kind": KIND,
-            "metadata": {
-                "name": self.name,
-                "namespace": self.namespace,
-                "labels": dict(MANAGED_BY),
-                "annotations": {
-                    SOURCE_ANNOTATION: f"{origin.user_span.file}:{origin.user_span.line}",
-                    INTENT_ANNOTATION: origin.describe(),
-                },
-            },
+            "metadata": metadata(self.name, origin, self.namespace),
             "spec": cilium_spec(self.spec),
         }
 

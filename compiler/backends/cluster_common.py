@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir, tiers
-from .networkpolicy import MANAGED_BY, SOURCE_ANNOTATION, INTENT_ANNOTATION, MAX_NAME, _short_hash, peer_words, slug
+from .networkpolicy import MAX_NAME, _short_hash, metadata, peer_words, slug
 
 CLUSTER_FOLDER = "_cluster"  # where `compile -o DIR` writes cluster-scoped objects
 RULE_NAME_LENGTH = 100  # the API's limit on a rule's `name`
@@ -43,14 +43,7 @@ class ClusterEmitted:
         return {
             "apiVersion": self.api_version,
             "kind": self.kind,
-            "metadata": {
-                "name": self.name,
-                "labels": dict(MANAGED_BY),
-                "annotations": {
-                    SOURCE_ANNOTATION: f"{origin.user_span.file}:{origin.user_span.line}",
-                    INTENT_ANNOTATION: origin.describe(),
-                },
-            },
+            "metadata": metadata(self.name, origin),
             "spec": self.spec,
         }
 

@@ -10,6 +10,17 @@ from .. import ir
 MANAGED_BY = {"app.kubernetes.io/managed-by": "netpolc"}
 SOURCE_ANNOTATION = "netpolc.io/source"
 INTENT_ANNOTATION = "netpolc.io/intent"
+
+
+def metadata(name: str, origin, namespace: str | None = None) -> dict:
+    """Every object's metadata, in one key order: its name, namespace (unless cluster-scoped), managed-by label,
+    and the annotations that point back to the line it came from."""
+    out: dict = {"name": name}
+    if namespace is not None:
+        out["namespace"] = namespace
+    out["labels"] = dict(MANAGED_BY)
+    out["annotations"] = {SOURCE_ANNOTATION: f"{origin.user_span.file}:{origin.user_span.line}", INTENT_ANNOTATION: origin.describe()}
+    return out
 MAX_NAME = 63
 
 
@@ -39,15 +50,7 @@ class Emitted:
         return {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
-            "metadata": {
-                "name": self.name,
-                "namespace": self.namespace,
-                "labels": dict(MANAGED_BY),
-                "annotations": {
-                    SOURCE_ANNOTATION: f"{origin.user_span.file}:{origin.user_span.line}",
-                    INTENT_ANNOTATION: origin.describe(),
-                },
-            },
+            "metadata": metadata(self.name, origin, self.namespace),
             "spec": self.spec,
         }
 

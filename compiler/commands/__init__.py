@@ -164,3 +164,29 @@ def block_readings(cni: list[str]) -> dict[bool, list[str]] | None:
         for reading in ((True,) if status is Status.supported else (False,) if status is not Status.unknown else (True, False)):
             readings.setdefault(reading, []).append(name)
     return readings
+
+
+def write_output(output, files: dict, noun: tuple[str, str], layout=None, before: str = "") -> int:
+    """Write a tree with `output.write_tree` and say what happened on standard error, as every writing command does:
+    the notes, then `wrote N NOUNs to DIR (… added, … changed, … removed)` or the error at its path. `noun`: (one, many)."""
+    import sys
+
+    from ..output import OutputError, write_tree
+
+    try:
+        written = write_tree(output, files) if layout is None else write_tree(output, files, layout)
+    except OutputError as err:
+        sys.stderr.write(_notes_text(err.notes) + err.report())
+        return EXIT_FINDINGS
+    counts = {kind: sum(c.kind == kind for c in written.changes) for kind in ("added", "changed", "removed")}
+    into = f" (into {written.into}, the folder it links to)" if written.into else ""
+    sys.stderr.write(
+        _notes_text(written.notes) + before
+        + f"wrote {len(files)} {noun[0] if len(files) == 1 else noun[1]} to {output.as_posix()}{into} "
+        f"({counts['added']} added, {counts['changed']} changed, {counts['removed']} removed)\n"
+    )
+    return EXIT_OK
+
+
+def _notes_text(notes) -> str:
+    return "".join(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n" for note in notes)

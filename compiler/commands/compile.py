@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import EXIT_FINDINGS, EXIT_OK, check_api, check_format, exit_code, inputs, project_defaults, targets
+from . import EXIT_FINDINGS, EXIT_OK, check_api, check_format, exit_code, inputs, project_defaults, targets, write_output
 
 
 def run(
     paths: list[str], output: Path | None = None, check: bool = False, strict: bool = False, fmt: str = "text",
     cni: list[str] = (), expand_port_ranges: int | None = None, named_ports: list[str] = (), api: str = "v1alpha2",
 ) -> int:
-    from ..output import OutputError, to_yaml, tree_files, write_tree
+    from ..output import OutputError, to_yaml, tree_files
     from ..pipeline import build
     from ..render import FORMATS, render
     from . import UsageError
@@ -43,22 +43,13 @@ def run(
         sys.stdout.write(to_yaml(result.manifests()))
         return EXIT_OK
     files = tree_files(result.emitted)
-    try:
-        if check:
+    if check:
+        try:
             return _check(output, files, paths)
-        written = write_tree(output, files)
-    except OutputError as err:
-        _notes(err.notes)
-        sys.stderr.write(err.report())
-        return EXIT_FINDINGS
-    _notes(written.notes)
-    counts = {kind: sum(c.kind == kind for c in written.changes) for kind in ("added", "changed", "removed")}
-    into = f" (into {written.into}, the folder it links to)" if written.into else ""
-    sys.stderr.write(
-        f"wrote {len(files)} {'policy' if len(files) == 1 else 'policies'} to {output.as_posix()}{into} "
-        f"({counts['added']} added, {counts['changed']} changed, {counts['removed']} removed)\n"
-    )
-    return EXIT_OK
+        except OutputError as err:
+            sys.stderr.write(err.report())
+            return EXIT_FINDINGS
+    return write_output(output, files, ("policy", "policies"))
 
 
 def _check(output: Path, files: dict[str, bytes], paths: list[str]) -> int:
@@ -75,8 +66,3 @@ def _check(output: Path, files: dict[str, bytes], paths: list[str]) -> int:
         return EXIT_FINDINGS
     sys.stderr.write(f"{output.as_posix()} is up to date ({len(files)} policies)\n")
     return EXIT_OK
-
-
-def _notes(notes) -> None:
-    for note in notes:
-        sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")

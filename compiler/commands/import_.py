@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, check_namespace
+from . import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, check_namespace, write_output
 
 LEFTOVERS = "keep the refused policies as YAML beside the program: `netpolc test PROGRAM --policies leftovers.yaml` (also explain and diff)"
 
@@ -91,22 +91,7 @@ def _summary(imported, namespaces: int) -> str:
 
 
 def _write(output: Path, texts: dict[str, str], code: int) -> int:
-    from ..output import Layout, OutputError, write_tree
+    from ..output import Layout
 
     files = {f"{namespace}.netpol": text for namespace, text in texts.items()}
-    try:
-        written = write_tree(output, files, Layout(".netpol", depth=1))
-    except OutputError as err:
-        for note in err.notes:
-            sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")
-        sys.stderr.write(f"error[{err.code}]: {err.message}\n  help: {err.hint}\n")
-        return EXIT_FINDINGS
-    for note in written.notes:
-        sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")
-    counts = {kind: sum(c.kind == kind for c in written.changes) for kind in ("added", "changed", "removed")}
-    into = f" (into {written.into}, the folder it links to)" if written.into else ""
-    sys.stderr.write(
-        f"wrote {len(files)} file{'s' * (len(files) != 1)} to {output.as_posix()}{into} "
-        f"({counts['added']} added, {counts['changed']} changed, {counts['removed']} removed)\n"
-    )
-    return code
+    return write_output(output, files, ("file", "files"), Layout(".netpol", depth=1)) or code

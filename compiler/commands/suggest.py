@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_namespace
+from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_namespace, write_output
 from .replay import check_stdin, nothing_observed, observed_traffic, reading_lines
 
 SUGGESTED = "suggested"  # the folder files are named in when the program is printed, not written
 
 
 def run(flows: list[str], output: Path | None = None, namespaces: list[str] = (), max_prefix: int = 32, max_connections: int | None = None) -> int:
-    from ..output import Layout, OutputError, write_tree
+    from ..output import Layout
     from ..suggest import managed_namespaces, prove, suggest
 
     check_stdin(flows, [])
@@ -45,22 +45,7 @@ def run(flows: list[str], output: Path | None = None, namespaces: list[str] = ()
         sys.stderr.write(report)
         return EXIT_OK
     files = {f"{namespace}.netpol": text for namespace, text in suggestion.files.items()}
-    try:
-        written = write_tree(output, files, Layout(".netpol", depth=1))
-    except OutputError as err:
-        for note in err.notes:
-            sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")
-        sys.stderr.write(err.report())
-        return EXIT_FINDINGS
-    for note in written.notes:
-        sys.stderr.write(f"warning[{note.code}]: {note.message}\n  help: {note.hint}\n")
-    counts = {kind: sum(c.kind == kind for c in written.changes) for kind in ("added", "changed", "removed")}
-    into = f" (into {written.into}, the folder it links to)" if written.into else ""
-    sys.stderr.write(
-        report + f"wrote {len(files)} file{'s' * (len(files) != 1)} to {output.as_posix()}{into} "
-        f"({counts['added']} added, {counts['changed']} changed, {counts['removed']} removed)\n"
-    )
-    return EXIT_OK
+    return write_output(output, files, ("file", "files"), Layout(".netpol", depth=1), before=report)
 
 
 def _problems(diagnostics, files) -> None:
