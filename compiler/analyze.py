@@ -179,17 +179,20 @@ def _duplicates_and_covered(program: ir.Program, only: set[int] | None = None) -
                 and _destination_covers(other.destination, intent.destination)
                 and ir.ports_contain(other.ports, intent.ports)
             ):
-                out.append(
-                    Diagnostic(
-                        "NP403",
-                        intent.origin.user_span,
-                        f"`{intent.origin.describe()}` is already covered by `{other.origin.describe()}`",
-                        "remove this line, or narrow the wider one if it allows more than you meant",
-                        related=((other.origin.user_span, "covered by this intent"),),
-                    )
-                )
+                out.append(_covered(intent, other))
                 break
     return out
+
+
+def _covered(intent, other) -> Diagnostic:
+    """NP403: `intent` allows nothing that `other` does not."""
+    return Diagnostic(
+        "NP403",
+        intent.origin.user_span,
+        f"`{intent.origin.describe()}` is already covered by `{other.origin.describe()}`",
+        "remove this line, or narrow the wider one if it allows more than you meant",
+        related=((other.origin.user_span, "covered by this intent"),),
+    )
 
 
 def _covering_context(intents: list, only: set[int]) -> list:
@@ -311,15 +314,7 @@ def _covered_only(program: ir.Program, only: set[int] | None = None) -> list[Dia
                     and ir.ports_contain(other.ports, intent.ports)
                     and not (_only_covers(intent, other) and onlys.index(intent) < onlys.index(other))
                 ):
-                    out.append(
-                        Diagnostic(
-                            "NP403",
-                            intent.origin.user_span,
-                            f"`{intent.origin.describe()}` is already covered by `{other.origin.describe()}`",
-                            "remove this line, or narrow the wider one if it allows more than you meant",
-                            related=((other.origin.user_span, "covered by this intent"),),
-                        )
-                    )
+                    out.append(_covered(intent, other))
                     break
     return out
 
