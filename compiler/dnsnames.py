@@ -20,7 +20,7 @@ import re
 
 MAX_NAME = 253
 LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LOOSE_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", re.IGNORECASE)
+_NAME_LIKE_PART = re.compile(r"^[-a-z0-9_]*$", re.IGNORECASE)  # what a mistyped DNS label may hold
 # The first label of a wildcard: `*`, `**`, or letters, digits and '-' then one `*` (never first:
 # Cilium reads a leading `*` not followed by a dot as "this name and its subdomains").
 PARTIAL = re.compile(r"^[a-z0-9-]+\*[a-z0-9-]*$")
@@ -42,7 +42,9 @@ def looks_like_host_name(text: str) -> bool:
     if "/" in text or "=" in text or len(text) > MAX_NAME + 1:
         return False
     parts = bare(text).split(".")
-    return len(parts) >= 2 and all(_LOOSE_LABEL.match(part) for part in parts) and parts[-1].isalpha() and len(parts[-1]) >= 2
+    # Loose on purpose: `a..b.com` or `my_host.example.com` are mistyped names, not label keys; read as
+    # names they get NP450 with the fix, where a label reading would silently match no pod.
+    return len(parts) >= 2 and all(_NAME_LIKE_PART.match(part) for part in parts) and parts[-1].isalpha() and len(parts[-1]) >= 2
 
 
 def kind(pattern: str) -> str:
@@ -55,6 +57,9 @@ def kind(pattern: str) -> str:
     if first == "**":
         return MULTI_LABEL
     return PARTIAL_LABEL
+
+
+LABEL_KEY_HINT = "; a label key with dots keeps its label reading when its namespace is written (`KEY in namespace NS`)"
 
 
 def problem(text: str) -> tuple[str, str] | None:
@@ -76,11 +81,11 @@ def problem(text: str) -> tuple[str, str] | None:
         return f"`{_cut(text)}` would match names under a whole top-level domain", "name the domain the wildcard stands under, e.g. `*.stripe.com`"
     for label in fixed:
         if not label:
-            return f"`{_cut(text)}` has an empty label (two dots, or a dot at the start)", example
+            return f"`{_cut(text)}` has an empty label (two dots, or a dot at the start)", example + LABEL_KEY_HINT
         if len(label) > 63:
             return f"the label `{_cut(label)}` is {len(label)} characters, more than 63", "a DNS label is at most 63 characters"
         if not LABEL.match(label):
-            return f"`{_cut(label)}` is not a DNS label", "a DNS label is letters, digits and '-', starting and ending with a letter or digit (RFC 1123)"
+            return f"`{_cut(label)}` is not a DNS label", "a DNS label is letters, digits and '-', starting and ending with a letter or digit (RFC 1123)" + LABEL_KEY_HINT
     if not fixed[-1].isalpha():
         return f"`{_cut(text)}` does not end in a top-level domain", f"{example}; for an address write it as a CIDR (`203.0.113.7/32`)"
     return None

@@ -220,6 +220,14 @@ def test_cilium_dns_rule_counts_in_a_deny_all_namespace(write):
     assert run.code == 0 and "NP616" not in run.out and "warning[NP404]" in run.out, run.out
 
 
+@pytest.mark.parametrize("word, message", [("a..b.com", "has an empty label"), ("my_host.example.com", "`my_host` is not a DNS label"), (".x.com", "has an empty label")])
+def test_a_mistyped_name_is_refused_not_read_as_a_label(write, word, message):
+    """A dotted word that is almost a name is a typo: NP450 with the label way out, never a silent label selector."""
+    run = run_cli("check", "--cni", "cilium", str(write({"a.netpol": f"namespace s\nuse dns\negress only to {word}:443 for app=a\n"})))
+    assert run.code == 1 and f":3:16: error[NP450]: `" in run.out and message in run.out, run.out
+    assert "`KEY in namespace NS`" in run.out
+
+
 def test_explain_takes_cni_for_names(write):
     path = str(write({"a.netpol": CHECKOUT + "use dns\n"}))
     allowed = run_cli("explain", path, "--cni", "cilium", "app=checkout -> api.stripe.com:443")
