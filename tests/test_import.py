@@ -399,6 +399,17 @@ def test_published_chart_policies_import_and_prove(tmp_path, name, namespace, fi
     assert no_change(policy_set([path], namespace), compiled_set(tmp_path, run.out))
 
 
+def test_an_unreadable_policy_is_reported_alone(tmp_path):
+    """The only policy is refused by the reader (NP701): that error, not also "no NetworkPolicy to import"."""
+    (tmp_path / "mapped.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: s}\n"
+        "spec:\n  podSelector: {}\n  ingress:\n  - from: [{ipBlock: {cidr: \"::ffff:10.0.0.0/104\"}}]\n",
+        encoding="utf-8",
+    )
+    run = run_cli("import", str(tmp_path / "mapped.yaml"))
+    assert run.code == 1 and ":7:29: error[NP701]" in run.err and "NP727" not in run.err, run.err
+
+
 def test_a_lone_dotted_label_key_stays_a_label(tmp_path):
     """`example.com` alone would be a DNS name: the import writes `in namespace` so that it reads as the label it is."""
     (tmp_path / "dotted.yaml").write_text(

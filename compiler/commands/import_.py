@@ -46,6 +46,9 @@ def run(paths: list[str], namespace: str | None = None, output: Path | None = No
     found += problems + skipped_kinds(stream.objects)
     if not items:
         where = Span.whole_file(next(iter(files), paths[0]))
+        if any(d.is_error for d in found):  # the policies there could not be read: those errors say why
+            sys.stderr.write(render(sorted_unique(found), "text", files))
+            return EXIT_FINDINGS
         found.append(Diagnostic("NP727", where, f"no NetworkPolicy to import in {', '.join(paths)}", "point import at the files or folders holding your NetworkPolicy YAML"))
         sys.stderr.write(render(sorted_unique(found), "text", files))
         return EXIT_FINDINGS
