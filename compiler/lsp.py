@@ -145,7 +145,7 @@ class Project:
     root: Path
     generation: int = 0  # bumped by every edit, open, close and save
     build: Build | None = None  # the last finished build
-    published: set[str] = field(default_factory=set)  # URIs that got diagnostics last time
+    published: dict = field(default_factory=dict)  # URI -> (version, diagnostics) last sent for it
     timer: asyncio.TimerHandle | None = None  # the debounced start of the next build
     running: asyncio.Future | None = None  # the build in the worker
     rerun: bool = False  # an edit came while a build was running
@@ -313,11 +313,17 @@ class NetpolServer(LanguageServer):
     # ------------------------------------------------------------ diagnostics
 
     def publish(self, project: Project, build: Build) -> None:
-        # Every open document gets an answer, and an empty list clears what was shown before.
-        for uri in sorted(set(build.diagnostics) | project.published | set(build.versions)):
-            params = types.PublishDiagnosticsParams(uri=uri, diagnostics=build.diagnostics.get(uri, []), version=build.versions.get(uri))
-            self.text_document_publish_diagnostics(params)
-        project.published = set(build.diagnostics)
+        # A document whose diagnostics and version are what it was last sent needs nothing (a keystroke in one of
+        # 100 open files sends one or a few, not 100); an empty list clears what was shown before.
+        for uri in sorted(set(build.diagnostics) | set(project.published) | set(build.versions)):
+            sent = (build.versions.get(uri), build.diagnostics.get(uri, []))
+            if project.published.get(uri) == sent:
+                continue
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=sent[1], version=sent[0]))
+            if sent[1] or sent[0] is not None:
+                project.published[uri] = sent
+            else:  # cleared, and not open: nothing to remember
+                project.published.pop(uri, None)
 
     def to_lsp(self, d: Diagnostic, build: Build) -> types.Diagnostic:
         lines = build.lines(d.span.file)

@@ -246,23 +246,47 @@ def test_touch_names_every_namespace_a_peer_names():
 
 
 def build_after(wire, uri: str, version: int, first: str, last: str) -> dict[str, list[tuple[str, int, int]]]:
-    """What the build that published `uri` at `version` published for every open file.
+    """What every open file (`first` to `last` in URI order) shows once the build that published `uri` at `version` is in.
 
-    A build publishes every open file at once, in URI order (`first` to `last`): the messages
-    around that one, from `first` to `last`.
+    A build sends a file only what changed for it (its diagnostics or version), so a file shows
+    the last publication it got. The publications of one build are sent together, before the
+    server reads another request: a request answered after `uri`'s publication is a barrier.
     """
     def publication(m) -> bool:
         return m.get("method") == "textDocument/publishDiagnostics"
 
-    mine = wire.wait_for(lambda m: publication(m) and m["params"]["uri"] == uri and m["params"]["version"] == version)
-    if uri != last:
-        wire.wait_for(lambda m: publication(m) and m["params"]["uri"] == last and wire.index(m) > wire.index(mine))
-    at = wire.index(mine)
-    begin = next(i for i in range(at, -1, -1) if wire.seen[i]["params"]["uri"] == first)
-    end = next(i for i in range(at, len(wire.seen)) if wire.seen[i]["params"]["uri"] == last)
-    block = wire.seen[begin:end + 1]
-    assert all(publication(m) for m in block)
-    return {m["params"]["uri"]: [(d["code"], d["range"]["start"]["line"], d["range"]["start"]["character"]) for d in m["params"]["diagnostics"]] for m in block}
+    wire.wait_for(lambda m: publication(m) and m["params"]["uri"] == uri and m["params"]["version"] == version)
+    hover_text(wire, uri, 0)  # the barrier
+    shown = {}
+    for m in wire.seen:
+        if publication(m) and first <= m["params"]["uri"] <= last:
+            shown[m["params"]["uri"]] = [(d["code"], d["range"]["start"]["line"], d["range"]["start"]["character"]) for d in m["params"]["diagnostics"]]
+    return shown
+
+
+def test_an_edit_publishes_only_the_files_whose_diagnostics_changed(tmp_path, monkeypatch):
+    """A keystroke in one of many open files answers that file (its new version) and no other whose findings stay."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from lsp_wire import Wire
+
+    texts = {f"{n}.netpol": f"namespace {n}\nuse default-deny\nuse dns\nallow app=web to app=db:5432\n" for n in "abcd"}
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    with Wire(tmp_path) as wire:
+        uris = {name: wire.open(name, text) for name, text in texts.items()}
+        first, last = min(uris.values()), max(uris.values())
+        build_after(wire, uris["d.netpol"], 1, first, last)
+        before = len(wire.seen)
+        wire.change(uris["b.netpol"], 2, texts["b.netpol"].replace(":5432", ":5433"))
+        build_after(wire, uris["b.netpol"], 2, first, last)
+        sent = [m["params"]["uri"] for m in wire.seen[before:] if m.get("method") == "textDocument/publishDiagnostics"]
+        assert sent == [uris["b.netpol"]]
+        wire.change(uris["b.netpol"], 3, texts["b.netpol"] + "allow app=web to\n")  # b gets an error; the others keep theirs
+        shown = build_after(wire, uris["b.netpol"], 3, first, last)
+        assert [code for code, _, _ in shown[uris["b.netpol"]]] == ["NP100"] and shown[uris["a.netpol"]] == []
 
 
 def hover_text(wire, uri: str, line: int) -> str:
