@@ -810,7 +810,7 @@ def _program_notes(diagnostics, lines: dict) -> list[Diagnostic]:
 def prove(expected: engine.PolicySet, actual: engine.PolicySet, lines: dict, items: list[Item], snapshot=None, limit: int = 5):
     """(first differing flows as text, the input policies involved): the engine's comparison, batched by namespace like the compiler's proof."""
     from .flows import name
-    from .verify import _groups
+    from .verify import batches, compare_batches
 
     texts: list[str] = []
     involved: dict[int, Item] = {}
@@ -850,14 +850,9 @@ def prove(expected: engine.PolicySet, actual: engine.PolicySet, lines: dict, ite
         )
 
     with engine.paused_gc():
-        for mine, theirs, subjects in _groups(expected, actual):
-            universe = engine.representative_universe([mine, theirs])
-            atoms = engine.port_atoms([mine, theirs], universe)
-            pods = [pod for pod in universe.pods if subjects(pod.namespace)]
-            for difference in engine.compare(engine.Reach(mine, universe, atoms), engine.Reach(theirs, universe, atoms), limit - len(texts), pods):
+        for _, universe, differences in compare_batches(batches(expected, actual), limit):
+            for difference in differences:
                 blame(difference, universe)
-            if len(texts) >= limit:
-                break
         if snapshot is not None and len(texts) < limit:
             universe = snapshot.universe(engine.address_regions([expected, actual]))
             atoms = engine.port_atoms([expected, actual], universe)
@@ -867,12 +862,7 @@ def prove(expected: engine.PolicySet, actual: engine.PolicySet, lines: dict, ite
 
 
 def _matches(policy: engine.Policy, direction: str, peer, atom, universe) -> bool:
-    """A rule of the policy allows `peer` on `atom` (as the engine judges a rule)."""
-    for rule in policy.rules(direction):
-        peer_ok = not rule.peers or any(p.matches(peer, policy.namespace, universe) for p in rule.peers)
-        port_ok = not rule.ports or any(
-            p.protocol == atom.protocol and (p.port is None or isinstance(p.port, str) or p.port <= atom.number <= (p.end_port or p.port)) for p in rule.ports
-        )
-        if peer_ok and port_ok:
-            return True
-    return False
+    """A rule of the policy allows `peer` on `atom` (as the proof blames a rule)."""
+    from .verify import rule_fits
+
+    return any(all(rule_fits(rule, policy.namespace, peer, atom, universe)) for rule in policy.rules(direction))

@@ -173,25 +173,48 @@ def _prove(program: ir.Program, emitted: list[Emitted], only=None) -> list[Diagn
 
     out: list[Diagnostic] = []
     try:
-        for mine, theirs, subjects in _batches(intended, written, read, actual_cluster, only):
-            universe = engine.representative_universe([mine, theirs])
-            atoms = engine.port_atoms([mine, theirs], universe)
-            pods = [pod for pod in universe.pods if subjects(pod.namespace)]
-            differences = engine.compare(engine.Reach(mine, universe, atoms), engine.Reach(theirs, universe, atoms), 5 - len(out), pods)
+        for mine, universe, differences in compare_batches(_batches(intended, written, read, actual_cluster, only), 5):
             out += [_difference(d, mine, universe, program) for d in differences]
-            universe.drop_index()
-            del universe, atoms, pods  # this batch's state goes before the next is built (reference counting frees it)
-            if len(out) >= 5:
-                break
     except engine.PolicyError as err:
         return unreadable(err)
     return out
 
 
+def compare_batches(batches, limit: int):
+    """The proof's comparison, batch by batch: (intended, universe, differences) for each batch of
+    (intended, actual, which namespaces' pods to compare), until `limit` differences are found.
+
+    Each batch's universe is freed before the next is built (its index refers back to it, and the
+    cycle collector is paused during a build): memory stays that of one batch.
+    """
+    found = 0
+    for mine, theirs, subjects in batches:
+        universe = engine.representative_universe([mine, theirs])
+        atoms = engine.port_atoms([mine, theirs], universe)
+        pods = [pod for pod in universe.pods if subjects(pod.namespace)]
+        differences = engine.compare(engine.Reach(mine, universe, atoms), engine.Reach(theirs, universe, atoms), limit - found, pods)
+        yield mine, universe, differences
+        found += len(differences)
+        universe.drop_index()
+        del universe, atoms, pods
+        if found >= limit:
+            return
+
+
+def rule_fits(rule: engine.Rule, policy_namespace: str, peer, atom, universe: engine.Universe) -> tuple[bool, bool]:
+    """(whether the rule is about this peer, about this port) for a differing flow: what blames a rule. A named
+    port counts as this port (which number it resolves to is the pod's)."""
+    peer_ok = not rule.peers or any(p.matches(peer, policy_namespace, universe) for p in rule.peers)
+    port_ok = not rule.ports or any(
+        p.protocol == atom.protocol and (p.port is None or isinstance(p.port, str) or p.port <= atom.number <= (p.end_port or p.port)) for p in rule.ports
+    )
+    return peer_ok, port_ok
+
+
 BATCH_POLICIES = 2000  # namespaces are proven in batches of about this many policies: small universes, few of them
 
 
-def _groups(intended: engine.PolicySet, actual: engine.PolicySet, only=None):
+def batches(intended: engine.PolicySet, actual: engine.PolicySet, only=None):
     """`_batches` over two policy sets already read (the importer's proof): the same batches."""
     by_namespace = actual.by_namespace
     return _batches(intended, by_namespace, lambda batch: [p for n in batch for p in by_namespace.get(n, ())], list(actual.cluster), only)
@@ -236,10 +259,9 @@ def _difference(difference: engine.Difference, intended: engine.PolicySet, unive
     def rank(policy: engine.Policy) -> tuple:
         # The intent whose rule is about this peer and port first, then about the port, the peer, any rule; isolation last.
         rules = policy.rules(direction)
-        peer_ok = [not r.peers or any(p.matches(peer, policy.namespace, universe) for p in r.peers) for r in rules]
-        port_ok = [not r.ports or any(p.protocol == atom.protocol and (p.port is None or isinstance(p.port, str) or p.port <= atom.number <= (p.end_port or p.port)) for p in r.ports) for r in rules]
-        both = any(a and b for a, b in zip(peer_ok, port_ok))
-        return (not both, not any(port_ok), not any(peer_ok), not rules)
+        fits = [rule_fits(r, policy.namespace, peer, atom, universe) for r in rules]
+        both = any(a and b for a, b in fits)
+        return (not both, not any(b for _, b in fits), not any(a for a, _ in fits), not rules)
 
     involved = sorted(intended.selecting(subject), key=rank) or intended.selecting_cluster(subject, universe) or list(intended.items)
     source, destination = difference.flow()
