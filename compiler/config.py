@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -172,6 +173,8 @@ def _huge_number(source: SourceFile) -> Diagnostic:
 
 def _schema_errors(source: SourceFile, section: tuple[str, ...], data: dict) -> list[tuple[str, Diagnostic]]:
     """(top-level key, diagnostic) for each way `data` breaks the schema."""
+    if _fast_validator()(data):
+        return []  # the common case, on every run of every command: jsonschema (50 ms to import) only to say what is wrong
     schema, validator = _validator()
     out = []
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -253,6 +256,26 @@ def _dotted(path: tuple) -> str:
 
 
 _VALIDATOR = None
+
+
+@functools.cache
+def _fast_validator():
+    """Whether a config is valid, by fastjsonschema (the schema uses draft-07 keywords only, which it implements
+    as jsonschema does; tests/test_config.py checks that both agree on every config the tests write)."""
+    import json
+
+    import fastjsonschema
+
+    check = fastjsonschema.compile(json.loads((Path(__file__).parent / "data" / "config.schema.json").read_text(encoding="utf-8")))
+
+    def valid(data) -> bool:
+        try:
+            check(data)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
+    return valid
 
 
 def _validator():

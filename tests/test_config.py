@@ -168,3 +168,23 @@ def test_pod_cidr_warning_points_at_the_config(project):
     assert run.code == 0 and "policies/shop.netpol:3:1: warning[NP604]: ipBlock 10.0.0.0/8 overlaps" in run.out
     assert "note: pod CIDRs declared here at netpolc.toml:2:1" in run.out
     assert run_cli("check", "--strict", "policies").code == 1
+
+
+CONFIGS = [
+    {}, {"cni": ["calico"]}, {"cni": ["calico", "calico"]}, {"cni": "calico"}, {"cni": []}, {"cni": [""]},
+    {"ignore": ["NP404"]}, {"ignore": ["np404"]}, {"ignore": [404]}, {"paths": ["policies"]}, {"paths": []},
+    {"output": "deploy/netpol"}, {"output": 3}, {"expand-port-ranges": 16}, {"expand-port-ranges": 1},
+    {"expand-port-ranges": 10**6}, {"expand-port-ranges": "16"}, {"expand-port-ranges": True},
+    {"named-ports": {"metrics": 9090}}, {"named-ports": {"Metrics": 9090}}, {"named-ports": {"metrics": 0}},
+    {"named-ports": {"metrics": "9090"}}, {"named-ports": {"a" * 16: 80}}, {"pod-cidrs": ["10.0.0.0/8"]},
+    {"pod-cidrs": "10.0.0.0/8"}, {"unknown": 1}, {"cni": ["calico"], "extra": {"x": [1]}},
+]
+
+
+@pytest.mark.parametrize("data", CONFIGS, ids=repr)
+def test_the_fast_config_check_agrees_with_jsonschema(data):
+    """Valid configs skip jsonschema (its import is 50 ms of every run): both must judge every config alike."""
+    from compiler import config
+
+    schema, validator = config._validator()
+    assert config._fast_validator()(data) == validator.is_valid(data)
