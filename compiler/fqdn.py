@@ -129,11 +129,17 @@ def select(program: ir.Program, options) -> list[Diagnostic]:
                     first.origin.user_span,
                     "Cilium learns a name's addresses from the DNS answers its proxy sees: netpolc adds a DNS rule to kube-dns "
                     "(port 53) that lets those pods look up every name (`matchPattern: \"*\"`)",
-                    "keep it that wide: musl (Alpine) resolvers try the search-list names first (api.stripe.com.shop.svc.cluster.local), "
+                    f"keep it that wide: musl (Alpine) resolvers try the search-list names first ({_search_example(first)}), "
                     "and a DNS rule that refused them would make the lookups fail; the rule also makes the pods' egress isolated",
                 )
             )
     return out
+
+
+def _search_example(intent) -> str:
+    """The first name a musl resolver asks for `intent`'s name from a pod of its namespace."""
+    name = dnsnames.bare(str(peer_of(intent).name)).replace("**.", "api.").replace("*", "api")
+    return f"{name}.{intent.namespace}.svc.cluster.local"
 
 
 def _cilium_subjects(program: ir.Program) -> list:
