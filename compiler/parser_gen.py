@@ -34,24 +34,39 @@ def generate(grammar: str) -> str:
         "# written when netpolc is built or installed, never committed: do not edit.\n"
         "# fmt: off\n"
         "# ruff: noqa\n"
-        f"GRAMMAR = {grammar!r}\n"
-        f"OPTIONS = {LALR_OPTIONS!r}\n"
+        + _recorded(grammar)
     )
     return header + out.getvalue()
 
 
+def _recorded(grammar: str) -> str:
+    """The lines of a module's header that say what it was generated from."""
+    return f"GRAMMAR = {grammar!r}\nOPTIONS = {LALR_OPTIONS!r}\n"
+
+
 def write(grammar_file: Path, package_dir: Path) -> Path:
-    """Write the module for `grammar_file` into `package_dir` (atomically: a reader never sees half a module)."""
+    """Write the module for `grammar_file` into `package_dir` (atomically: a reader never sees half a module),
+    and its bytecode. A module already generated from this grammar is kept as it is: rewriting it on every
+    build would only make its bytecode stale."""
     import os
+    import py_compile
     import tempfile
 
-    text = generate(grammar_file.read_text(encoding="utf-8"))
+    grammar = grammar_file.read_text(encoding="utf-8")
     target = package_dir / MODULE
-    fd, staging = tempfile.mkstemp(prefix=".netpol_parser-", suffix=".py", dir=package_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(staging, 0o644)  # mkstemp makes it private; an installed module is read by every user
-    os.replace(staging, target)
+    try:
+        current = _recorded(grammar) in target.read_text(encoding="utf-8")
+    except OSError:
+        current = False
+    if not current:
+        fd, staging = tempfile.mkstemp(prefix=".netpol_parser-", suffix=".py", dir=package_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(generate(grammar))
+        os.chmod(staging, 0o644)  # mkstemp makes it private; an installed module is read by every user
+        os.replace(staging, target)
+    # Its bytecode now: `check` pays compiling 200 KB of source on its first run otherwise (or on every
+    # run where PYTHONDONTWRITEBYTECODE is set).
+    py_compile.compile(str(target), doraise=True)
     return target
 
 

@@ -153,3 +153,18 @@ def test_without_the_generated_parser_lark_parses(monkeypatch):
     finally:
         netpol_parser.standalone_parser.cache_clear()
         transform._transformer.cache_clear()
+
+
+def test_the_build_hook_keeps_a_current_module_and_writes_its_bytecode(tmp_path):
+    """Rewriting the module on every build would make its bytecode stale: `check` would compile 200 KB of source."""
+    import importlib.util
+
+    grammar = tmp_path / "netpol.lark"
+    grammar.write_text(netpol_parser.grammar_text(), encoding="utf-8")
+    written = parser_gen.write(grammar, tmp_path)
+    first = written.stat().st_mtime_ns
+    assert importlib.util.cache_from_source(str(written)) and __import__("os").path.exists(importlib.util.cache_from_source(str(written)))
+    assert parser_gen.write(grammar, tmp_path) == written and written.stat().st_mtime_ns == first  # kept
+    grammar.write_text(netpol_parser.grammar_text() + "\n// changed\n", encoding="utf-8")
+    parser_gen.write(grammar, tmp_path)
+    assert "// changed" in written.read_text(encoding="utf-8")  # another grammar: written again
