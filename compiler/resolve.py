@@ -389,15 +389,13 @@ class _Walk:
                     )
                 )
                 return
-            if not target.exists() or target.is_dir():  # a FIFO or a device is refused when it is read (NP103)
-                self.diagnostics.append(
-                    Diagnostic(
-                        "NP202",
-                        statement.module.span,
-                        f'"{statement.module.text}" is a folder, not a file' if target.is_dir() else f'no file "{statement.module.text}" next to this file',
-                        "`use` pulls in one .netpol file: name it" if target.is_dir() else "check the path; it is relative to the file that uses it",
-                    )
-                )
+            kind = _path_kind(target)
+            if kind != "other":  # a FIFO or a device is refused when it is read (NP103)
+                message, hint = {
+                    "folder": (f'"{statement.module.text}" is a folder, not a file', "`use` pulls in one .netpol file: name it"),
+                    "missing": (f'no file "{statement.module.text}" next to this file', "check the path; it is relative to the file that uses it"),
+                }.get(kind, (f'"{_shortened(statement.module.text)}" cannot be looked up: {kind}', "check the path; it is relative to the file that uses it"))
+                self.diagnostics.append(Diagnostic("NP202", statement.module.span, message, hint))
                 return
             # A project file is the user's own text: its statements keep their own positions.
             key, label, child_via, child_label = name, name, via, None
@@ -406,7 +404,7 @@ class _Walk:
         else:
             module_name = statement.module.text
             path = shipped_dir("stdlib") / f"{module_name}{SUFFIX}"
-            if not path.is_file() or module_name.startswith("."):
+            if module_name.startswith(".") or _path_kind(path) != "other":
                 available = sorted(p.stem for p in shipped_dir("stdlib").glob(f"*{SUFFIX}"))
                 import difflib
 
@@ -416,7 +414,7 @@ class _Walk:
                     Diagnostic(
                         "NP201",
                         statement.module.span,
-                        f"no stdlib module `{module_name}`",
+                        f"no stdlib module `{_shortened(module_name)}`",
                         hint + "available: " + ", ".join(available) + '; a file of the project is used with quotes: use "file.netpol"',
                     )
                 )
@@ -448,3 +446,23 @@ class _Walk:
         module = self.loader.load(key, read, at=statement.module.span)
         if module is not None:
             self.walk(module, child, namespace, child_via, stack + (key,), child_label)
+
+
+def _path_kind(path: Path) -> str:
+    """"other" (a file, or anything else that is not a folder: refused when read), "folder", "missing", or why it cannot be looked up."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    except NotADirectoryError:
+        return "missing"
+    except OSError as err:  # a name too long for the file system, a loop of links, no permission
+        return (err.strerror or str(err)).lower()
+    import stat
+
+    return "folder" if stat.S_ISDIR(st.st_mode) else "other"
+
+
+def _shortened(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+

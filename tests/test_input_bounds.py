@@ -112,6 +112,19 @@ def test_use_of_a_folder_says_it_is_a_folder(write):
     assert ':2:5: error[NP202]: "shared" is a folder, not a file' in run.out
 
 
+@pytest.mark.parametrize("command", ["check", "compile", "test"])
+def test_use_of_a_name_too_long_for_the_file_system_is_a_diagnostic(write, command):
+    """Found by the fuzzer: a path component longer than the file system allows (ENAMETOOLONG) made `use` raise."""
+    long = "9" * 300
+    root = write({"main.netpol": f'namespace shop\nuse "{long}.netpol"\nuse {long}\ndeny all\n'})
+    run = run_cli(command, str(root / "main.netpol"))
+    assert run.code == 1, run.out + run.err
+    said = run.out + run.err
+    assert ':2:5: error[NP202]: "' + "9" * 57 + '..." cannot be looked up: file name too long' in said
+    assert ":3:5: error[NP201]: no stdlib module `" + "9" * 57 + "...`" in said
+    assert "internal error" not in said and "Traceback" not in said
+
+
 def test_a_file_argument_that_is_a_folder_inside_a_folder_walk_is_walked(write):
     # A folder named like a .netpol file is a folder: its files are read, it is not refused.
     root = write({"odd.netpol/inner.netpol": GOOD})
