@@ -18,11 +18,12 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compile import generate  # noqa: E402  bench/compile.py: one generator for every benchmark
+from compile import generate
 
 TARGETS = {(100, 300): (8.0, 512), (1000, 100): (30.0, 1536)}  # (seconds, MiB)
 
@@ -33,14 +34,15 @@ start = time.perf_counter()
 from compiler.output import tree_files, write_tree
 from compiler.pipeline import build
 from compiler.resolve import expand_inputs
-result = build(expand_inputs([sys.argv[1]]), validate=True)
+result = build(expand_inputs([sys.argv[1]]), validate=True, render=tree_files, keep_syntax=False)  # as `netpolc compile -o DIR`
 errors = [d for d in result.diagnostics if d.is_error]
-files = tree_files(result.emitted) if not errors else {}
+files = result.rendered if not errors else {}
 write_tree(Path(sys.argv[2]), files)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+helper = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the proof's helper process (compiler/parallel.py), if any
 intents = len(result.program.intents) if result.program is not None else 0
-print(json.dumps({"seconds": seconds, "peak_mib": peak, "intents": intents, "manifests": len(files), "errors": [str(e.message) for e in errors[:3]]}))
+print(json.dumps({"seconds": seconds, "rss_mib": peak, "helper_rss_mib": helper, "intents": intents, "manifests": len(files), "errors": [str(e.message) for e in errors[:3]]}))
 """
 
 
@@ -50,13 +52,58 @@ def measure(namespaces: int, per_namespace: int) -> dict:
         source, output = Path(tmp) / "src", Path(tmp) / "out"
         source.mkdir()
         generate(namespaces * per_namespace, source, seed=11, namespaces=namespaces)
-        done = subprocess.run([sys.executable, "-c", CHILD, str(source), str(output)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr[-2000:])
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(source), str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sampler = PeakMemory(child.pid)
+        sampler.start()
+        out, err = child.communicate()
+        sampler.stop()
+        if child.returncode != 0:
+            raise RuntimeError(err[-2000:])
+        figures = json.loads(out.strip().splitlines()[-1])
     if figures["errors"]:
         raise RuntimeError(f"unexpected errors: {figures['errors']}")
+    # The compile may fork a helper (compiler/parallel.py) that shares pages with it: the machine's
+    # memory is the sum of the processes' proportional set sizes, sampled; the larger of that and
+    # the compile's own peak RSS is reported (a sample can miss a short peak, ru_maxrss cannot).
+    figures["peak_mib"] = max(sampler.peak_mib, figures["rss_mib"])
+    figures["processes"] = sampler.processes
     return figures
+
+
+class PeakMemory(threading.Thread):
+    """The largest sum of Pss (proportional set size) over a process and its children, every 20 ms (Linux)."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_mib, self.processes, self.done = pid, 0.0, 1, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            pids = [self.pid] + _children(self.pid)
+            total = sum(_pss_kib(pid) for pid in pids) / 1024
+            self.processes = max(self.processes, len(pids))
+            self.peak_mib = max(self.peak_mib, total)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        for row in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if row.startswith("Pss:"):
+                return int(row.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def line(namespaces: int, per_namespace: int, figures: dict) -> str:

@@ -17,8 +17,10 @@ DNS_PROBES = (
 NODE_LOCAL_DNS = "169.254.20.10"
 
 
-def analyze(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
+def analyze(program: ir.Program, only: set[int] | None = None, model: engine.PolicySet | None = None) -> list[Diagnostic]:
     """The findings of the program; with `only` (ids of intents), just the findings at those intents, judged against the whole program.
+
+    `model`: the program's `verify.intent_model`, when the caller has it (the build makes it once for the proof too).
 
     An incremental build (`incremental.Cache`) asks for the intents a change can reach; it never
     passes `only` for a program with cluster sections.
@@ -28,15 +30,15 @@ def analyze(program: ir.Program, only: set[int] | None = None) -> list[Diagnosti
     out += _covered_only(program, only)
     out += _only_widened(program, only)
     out += _no_effect(program, only)
-    out += _egress_without_dns(program, only)
+    out += _egress_without_dns(program, only, model)
     if program.cluster:
         out += _shadowed_cluster_rules(program)
         out += _allows_cut_by_admin(program)
-        out += _cluster_names_without_dns(program)
+        out += _cluster_names_without_dns(program, model)
     return out
 
 
-def _cluster_names_without_dns(program: ir.Program) -> list[Diagnostic]:
+def _cluster_names_without_dns(program: ir.Program, model: engine.PolicySet | None = None) -> list[Diagnostic]:
     """NP616 for cluster rules to DNS names whose pods cannot query DNS: `domainNames` grants no DNS,
     and the usual allowlist (`allow S to NAME`, then `deny S to world`) cuts it too."""
     from .verify import intent_model
@@ -44,7 +46,7 @@ def _cluster_names_without_dns(program: ir.Program) -> list[Diagnostic]:
     rules = [rule for rule in program.cluster if isinstance(rule.destination, ir.Name)]
     if not rules:
         return []
-    model = intent_model(program)
+    model = model or intent_model(program)
     out = []
     for rule in rules:
         ref = rule.source.namespace
@@ -392,7 +394,7 @@ def _port_text(port: ir.PortRange) -> str:
     return f"*/{port.protocol.lower()}" if port.port is None else str(port)
 
 
-def _egress_without_dns(program: ir.Program, only: set[int] | None = None) -> list[Diagnostic]:
+def _egress_without_dns(program: ir.Program, only: set[int] | None = None, model: engine.PolicySet | None = None) -> list[Diagnostic]:
     from .verify import intent_model
 
     isolating = [
@@ -403,7 +405,7 @@ def _egress_without_dns(program: ir.Program, only: set[int] | None = None) -> li
     if not isolating:
         return []
     if only is None:
-        model = intent_model(program)
+        model = model or intent_model(program)
     else:
         # A pod's egress is decided by the policies of its own namespace: the model of the intents
         # that write into the asked namespaces holds all of those (and is far smaller).

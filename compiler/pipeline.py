@@ -14,6 +14,7 @@ class Result:
     resolved: Resolved | None = None
     program: object | None = None  # ir.Program
     emitted: list = field(default_factory=list)  # list[emit.Emitted]
+    rendered: object | None = None  # what `render` made of the emitted manifests (build's argument), once proven
 
     @property
     def ok(self) -> bool:
@@ -40,7 +41,8 @@ def parse_file(source):
 
 def build(
     inputs: list[Input], overrides: dict[str, str] | None = None, prove: bool = True, validate: bool = False, cni=None, emit: bool = True,
-    api: str = "v1alpha2", ignore: tuple[tuple[str, ...], dict] | None = None, cache=None, fqdn_targets=None,
+    api: str = "v1alpha2", ignore: tuple[tuple[str, ...], dict] | None = None, cache=None, fqdn_targets=None, render=None,
+    keep_syntax: bool = True,
 ) -> Result:
     """Parse, resolve, lower, analyse, emit, (optionally schema-validate,) prove a program.
 
@@ -51,17 +53,24 @@ def build(
     namespaces gave last time; the result is the same as without it.
     `fqdn_targets` (`capabilities.Options`): the CNIs that choose the DNS-name backend when `cni`
     is not given (the flow commands: they evaluate, they do not check capabilities).
+    `render(emitted)` -> {path: bytes} (`output.tree_files`) renders the output folder's files beside
+    the proof, batch by batch; `result.rendered` holds them only when the build has no error.
+    `keep_syntax=False` drops the syntax trees once lowered (`result.resolved` keeps the files):
+    what `compile` needs, in far less memory.
     """
     from .engine import paused_gc
 
     # Every stage allocates many small acyclic objects that reference counting frees; the cycle
     # collector would rescan them all repeatedly (a 10,000-intent compile: 7.5 s -> 5.5 s without it).
     with paused_gc():
-        result = _build(inputs, overrides, prove, validate, cni, emit, api, cache, fqdn_targets)
+        result = _build(inputs, overrides, prove, validate, cni, emit, api, cache, fqdn_targets, render, keep_syntax)
         return _suppressed(result, ignore, emit and prove, cni is not None)
 
 
-def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str, cache=None, fqdn_targets=None) -> Result:
+def _build(
+    inputs: list[Input], overrides, prove: bool, validate: bool, cni, emit_manifests: bool, api: str, cache=None, fqdn_targets=None, render=None,
+    keep_syntax: bool = True,
+) -> Result:
     from .resolve import resolve
 
     if cache is not None:
@@ -78,6 +87,8 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
 
     program, found = (cache.lower if cache is not None else lower)(resolved)  # validate values, build intents
     diagnostics += found
+    if not keep_syntax:  # the IR holds positions and texts, not syntax nodes: a big program's largest part, freed
+        resolved.statements, resolved.modules = [], {}
     result.program = program
     if has_errors(diagnostics):
         return _done(result)
@@ -99,7 +110,12 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
 
     from .analyze import analyze
 
-    diagnostics += (cache.analyze if cache is not None else analyze)(program)  # dead, duplicate, covered intents; DNS (needs lowering)
+    model = None
+    if prove and cache is None and (emit_manifests or cni is not None):  # the meaning of the intents: made once, for the analysis and the proof
+        from .verify import intent_model
+
+        model = intent_model(program)
+    diagnostics += (cache.analyze if cache is not None else lambda p: analyze(p, model=model))(program)  # dead, duplicate, covered intents; DNS
     if has_errors(diagnostics) or not (emit_manifests or cni is not None):
         return _done(result)
 
@@ -109,7 +125,9 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
     if cni is not None:  # target CNIs (`capabilities.Options`): their rewrites first
         from .capabilities import expand_limit, substitute_named_ports
 
-        program, notes = substitute_named_ports(program, cni)  # in the IR, so the proof covers it
+        rewritten, notes = substitute_named_ports(program, cni)  # in the IR, so the proof covers it
+        if rewritten is not program:
+            program, model = rewritten, None  # the proof is of the rewritten program
         diagnostics += notes
         result.program = program
         expand = expand_limit(cni)
@@ -118,20 +136,70 @@ def _build(inputs: list[Input], overrides, prove: bool, validate: bool, cni, emi
     diagnostics += found
     if has_errors(found):
         return _done(result)
-    if validate:
-        from .schema import validate_manifests
+    if prove and cache is None:
+        diagnostics += _checked_and_proven(program, result, validate, render, model)
+    else:
+        if validate:
+            from .schema import validate_manifests
 
-        diagnostics += validate_manifests(result.emitted)  # before the proof, which reads them back
-    if prove and not has_errors(diagnostics):
-        from .verify import prove as prove_output
-
-        diagnostics += (cache.prove if cache is not None else prove_output)(program, result.emitted)
+            diagnostics += validate_manifests(result.emitted)  # before the proof, which reads them back
+        if prove and not has_errors(diagnostics):
+            diagnostics += cache.prove(program, result.emitted)
+        if render is not None and not has_errors(diagnostics):
+            result.rendered = render(result.emitted)
     if cni is not None:
         from .capabilities import check, cluster_findings
 
         diagnostics += check(result.emitted, cni, expand)  # what each target CNI enforces of them
         diagnostics += cluster_findings(cluster_manifests(result.emitted), cni)
     return _done(result)
+
+
+def _checked_and_proven(program, result: Result, validate: bool, render, model=None) -> list[Diagnostic]:
+    """Schema check, rendering and proof of the emitted manifests, in the proof's batches of namespaces.
+
+    Where a second core is free, a helper process takes batches too (compiler/parallel.py); the
+    batches are put together in order, so the findings and the output are those of one process.
+    A batch whose manifests break their schema is not proven (the proof reads manifests back).
+    """
+    from .parallel import share
+    from .verify import Proof
+
+    proof = Proof(program, result.emitted, model=model)
+    if proof.failure is not None or sum(len(proof.items(i)) for i in range(proof.count)) != len(result.emitted):
+        batches = 0  # nothing to split (or items outside every batch): all in one piece, as a single process would
+    else:
+        batches = proof.count
+
+    def checked_rendered_proven(index: int):
+        items = proof.items(index) if batches else result.emitted
+        found = []
+        if validate:
+            from .schema import validate_manifests
+
+            found = validate_manifests(items)
+        if has_errors(found):
+            return found, None, None
+        rendered = render(items) if render is not None else None
+        proven = proof.batch(index) if batches else None
+        return found, rendered, proven
+
+    with share(checked_rendered_proven, batches or 1) as shared:
+        done = shared.results()
+    found = [d for schema, _, _ in done for d in schema]
+    if has_errors(found):  # a manifest off its schema: that is the finding, whatever the proof says
+        return found
+    if batches:
+        found += proof.findings([proven for _, _, proven in done])
+    else:
+        from .verify import prove as prove_output
+
+        found += prove_output(program, result.emitted)
+    if not has_errors(found) and render is not None:
+        result.rendered = {}
+        for _, rendered, _ in done:
+            result.rendered.update(rendered)
+    return found
 
 
 def cluster_manifests(emitted) -> list:

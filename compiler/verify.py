@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from . import engine, ir
 from .diagnostics import Diagnostic
 from .emit import Emitted, ingress_target
@@ -137,47 +139,87 @@ def prove(program: ir.Program, emitted: list[Emitted], namespaces=None) -> list[
     incremental build proves again only the namespaces a change touched.
     """
     with engine.paused_gc():
-        return _prove(program, emitted, namespaces)
+        proof = Proof(program, emitted, namespaces)
+        return proof.findings([proof.batch(index) for index in range(proof.count)])
 
 
-def _prove(program: ir.Program, emitted: list[Emitted], only=None) -> list[Diagnostic]:
-    intended = intent_model(program)
-    # The manifests are read back one batch of namespaces at a time (and dropped after it): the
-    # model of every manifest at once was most of the proof's memory.
-    written: dict[str, list[Emitted]] = {}
-    cluster_items = []
-    for item in emitted:
-        if item.kind == "NetworkPolicy":
-            written.setdefault(item.namespace, []).append(item)
-        else:
-            cluster_items.append(item)
+DIFFERENCES_SHOWN = 5  # a broken backend is reported by its first few differences, not by thousands
 
-    def unreadable(err) -> list[Diagnostic]:
-        span = emitted[0].origins[0].user_span if emitted else _statements(program)[0].origin.user_span
-        return [Diagnostic("NP500", span, f"internal error: an emitted manifest cannot be read back: {err}", "nothing was written; please report this with the input that caused it")]
 
-    try:  # the other kinds (cluster objects, DNS-name policies) are few: read once, namespaced ones placed by their namespace
-        others = engine.load_policies(item.manifest() for item in cluster_items)
-    except engine.PolicyError as err:
-        return unreadable(err)
-    actual_cluster = list(others.cluster)
-    for namespace, policies in others.by_namespace.items():
-        written.setdefault(namespace, [])
+class Proof:
+    """The proof of one build, as independent batches of namespaces (`batch(i)` for i < `count`), so that a
+    caller can compute them in any order or process (compiler/parallel.py); `findings` puts them together
+    in batch order, as if they had been computed one after another."""
 
-    def read(namespaces: list[str]) -> list:
-        policies = engine.load_policies(item.manifest() for n in namespaces for item in written.get(n, ())).policies
-        for policy, item in zip(policies, (item for n in namespaces for item in written.get(n, ()))):
+    def __init__(self, program: ir.Program, emitted: list[Emitted], only=None, model: engine.PolicySet | None = None):
+        self.program = program
+        self.intended = model if model is not None else intent_model(program)
+        # The manifests are read back one batch of namespaces at a time (and dropped after it): the
+        # model of every manifest at once was most of the proof's memory.
+        self.written: dict[str, list[Emitted]] = {}
+        self.cluster_items: list[Emitted] = []  # every other kind: cluster objects, DNS-name policies
+        for item in emitted:
+            if item.kind == "NetworkPolicy":
+                self.written.setdefault(item.namespace, []).append(item)
+            else:
+                self.cluster_items.append(item)
+        self.first_item = emitted[0] if emitted else None
+        self.failure: str | None = None
+        self.plan: list = []
+        try:  # the other kinds (cluster objects, DNS-name policies) are few: read once, namespaced ones placed by their namespace
+            self.others = engine.load_policies(item.manifest() for item in self.cluster_items)
+        except engine.PolicyError as err:
+            self.failure = str(err)
+            return
+        self.actual_cluster = list(self.others.cluster)
+        for namespace in self.others.by_namespace:
+            self.written.setdefault(namespace, [])
+        self.plan = plan_batches(self.intended, self.written, self.actual_cluster, only)
+
+    @property
+    def count(self) -> int:
+        return len(self.plan)
+
+    def items(self, index: int) -> list[Emitted]:
+        """The emitted items that belong with batch `index`: its namespaces' NetworkPolicies (the first
+        batch also takes every other kind), so that each item is in exactly one batch."""
+        planned = self.plan[index]
+        own = [] if planned.rest else [item for n in planned.namespaces for item in self.written.get(n, ())]
+        return (self.cluster_items + own) if index == 0 else own
+
+    def read(self, namespaces: list[str]) -> list:
+        written = [item for n in namespaces for item in self.written.get(n, ())]
+        policies = engine.load_policies(item.manifest() for item in written).policies
+        for policy, item in zip(policies, written):
             if policy.namespace != item.namespace:  # never for netpolc's backends; refused rather than proven elsewhere
                 raise engine.PolicyError(f"NetworkPolicy {policy.name}", f"is in namespace {policy.namespace}, emitted for {item.namespace}")
-        return list(policies) + [p for n in namespaces for p in others.by_namespace.get(n, ())]
+        return list(policies) + [p for n in namespaces for p in self.others.by_namespace.get(n, ())]
 
-    out: list[Diagnostic] = []
-    try:
-        for mine, universe, differences in compare_batches(_batches(intended, written, read, actual_cluster, only), 5):
-            out += [_difference(d, mine, universe, program) for d in differences]
-    except engine.PolicyError as err:
-        return unreadable(err)
-    return out
+    def batch(self, index: int) -> tuple[str | None, list[Diagnostic]]:
+        """(why the manifests could not be read, or None; the first differences of this batch as NP500)."""
+        with engine.paused_gc():
+            try:
+                mine, theirs, subjects = batch_sets(self.plan[index], self.intended, self.read, self.actual_cluster)
+                ((_, universe, differences),) = compare_batches([(mine, theirs, subjects)], DIFFERENCES_SHOWN)
+                return None, [_difference(d, mine, universe, self.program) for d in differences]
+            except engine.PolicyError as err:
+                return str(err), []
+
+    def findings(self, results: list) -> list[Diagnostic]:
+        if self.failure is not None:
+            return self._unreadable(self.failure)
+        out: list[Diagnostic] = []
+        for failure, found in results:
+            if failure is not None:
+                return self._unreadable(failure)
+            out += found[: DIFFERENCES_SHOWN - len(out)]
+            if len(out) >= DIFFERENCES_SHOWN:
+                break
+        return out
+
+    def _unreadable(self, why: str) -> list[Diagnostic]:
+        span = self.first_item.origins[0].user_span if self.first_item is not None else _statements(self.program)[0].origin.user_span
+        return [Diagnostic("NP500", span, f"internal error: an emitted manifest cannot be read back: {why}", "nothing was written; please report this with the input that caused it")]
 
 
 def compare_batches(batches, limit: int):
@@ -215,24 +257,37 @@ BATCH_POLICIES = 2000  # namespaces are proven in batches of about this many pol
 
 
 def batches(intended: engine.PolicySet, actual: engine.PolicySet, only=None):
-    """`_batches` over two policy sets already read (the importer's proof): the same batches."""
+    """The proof's batches over two policy sets already read (the importer's proof)."""
     by_namespace = actual.by_namespace
-    return _batches(intended, by_namespace, lambda batch: [p for n in batch for p in by_namespace.get(n, ())], list(actual.cluster), only)
+    cluster = list(actual.cluster)
+
+    def read(batch):
+        return [p for n in batch for p in by_namespace.get(n, ())]
+
+    for planned in plan_batches(intended, by_namespace, cluster, only):
+        yield batch_sets(planned, intended, read, cluster)
 
 
-def _batches(intended: engine.PolicySet, written: dict, read, actual_cluster: list, only=None):
-    """The proof, split by the namespace of the pods compared: (intended, actual, which namespaces' pods to compare).
+class Batch(NamedTuple):
+    """The namespaces whose pods one batch compares; with `rest`, every namespace but those (under the cluster policies)."""
+
+    namespaces: tuple[str, ...]
+    rest: bool = False
+
+
+def plan_batches(intended: engine.PolicySet, written: dict, actual_cluster: list, only=None) -> list[Batch]:
+    """The proof, split by the namespace of the pods compared; last, when there are cluster policies, the
+    pods of namespaces with no NetworkPolicy (compared once, under the cluster policies).
 
     A pod's sides depend only on the NetworkPolicies of its own namespace and on the cluster
     policies, so namespaces are proven in batches, each over a universe built from the
-    batch's policies alone (memory stays linear in the program: one batch lives at a time);
-    pods of namespaces with no NetworkPolicy are compared once, under the cluster policies.
-    `written`: namespace -> its emitted policies (what is counted); `read(namespaces)`: their policies, read back.
+    batch's policies alone (memory stays linear in the program: one batch lives at a time).
+    `written`: namespace -> its emitted policies (what is counted).
     """
-    cluster = list(intended.cluster), actual_cluster
     namespaces = sorted(set(intended.by_namespace) | set(written))
     if only is not None:
         namespaces = [n for n in namespaces if n in only]
+    plan: list[Batch] = []
     batch: list[str] = []
     size = 0
     for position, namespace in enumerate(namespaces):
@@ -240,14 +295,23 @@ def _batches(intended: engine.PolicySet, written: dict, read, actual_cluster: li
         size += len(intended.by_namespace.get(namespace, ())) + len(written.get(namespace, ()))
         if size < BATCH_POLICIES and position + 1 < len(namespaces):
             continue
-        members = set(batch)
-        mine = engine.PolicySet([p for n in batch for p in intended.by_namespace.get(n, ())] + cluster[0])
-        theirs = engine.PolicySet(read(batch) + cluster[1])
-        yield mine, theirs, members.__contains__
+        plan.append(Batch(tuple(batch)))
         batch, size = [], 0
-    if any(cluster):
-        held = set(namespaces)
-        yield engine.PolicySet(cluster[0]), engine.PolicySet(cluster[1]), lambda name: name not in held
+    if intended.cluster or actual_cluster:
+        plan.append(Batch(tuple(namespaces), rest=True))
+    return plan
+
+
+def batch_sets(planned: Batch, intended: engine.PolicySet, read, actual_cluster: list):
+    """(intended, actual, which namespaces' pods to compare) of one planned batch; `read(namespaces)`: their policies, read back."""
+    cluster = list(intended.cluster), actual_cluster
+    if planned.rest:
+        held = set(planned.namespaces)
+        return engine.PolicySet(cluster[0]), engine.PolicySet(cluster[1]), lambda name: name not in held
+    members = set(planned.namespaces)
+    mine = engine.PolicySet([p for n in planned.namespaces for p in intended.by_namespace.get(n, ())] + cluster[0])
+    theirs = engine.PolicySet(read(list(planned.namespaces)) + cluster[1])
+    return mine, theirs, members.__contains__
 
 
 def _difference(difference: engine.Difference, intended: engine.PolicySet, universe: engine.Universe, program: ir.Program) -> Diagnostic:

@@ -24,7 +24,7 @@ def metadata(name: str, origin, namespace: str | None = None) -> dict:
 MAX_NAME = 63
 
 
-@dataclass
+@dataclass(slots=True)  # one per manifest: tens of thousands in a big program
 class Emitted:
     """One manifest and the intent it came from."""
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import EXIT_FINDINGS, EXIT_OK, check_api, check_format, exit_code, inputs, project_defaults, targets, write_output
+from . import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    check_api,
+    check_format,
+    exit_code,
+    inputs,
+    project_defaults,
+    targets,
+    write_output,
+)
 
 
 def run(
@@ -33,7 +43,8 @@ def run(
     if found:  # a bad config file: nothing is compiled for targets it may have named wrongly
         sys.stderr.write(render(found, fmt, config_files))
         return exit_code(found, strict)
-    result = build(items, validate=True, cni=options, api=api)
+    # The output folder's files are rendered batch by batch beside the proof (build keeps them only when everything passed).
+    result = build(items, validate=True, cni=options, api=api, render=tree_files if output is not None else None, keep_syntax=False)
     if result.diagnostics:
         sys.stderr.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
     code = exit_code(result.diagnostics, strict)
@@ -42,7 +53,7 @@ def run(
     if output is None:
         sys.stdout.write(to_yaml(result.manifests()))
         return EXIT_OK
-    files = tree_files(result.emitted)
+    files = result.rendered if result.rendered is not None else tree_files(result.emitted)
     if check:
         try:
             return _check(output, files, paths)
