@@ -16,7 +16,7 @@ from pathlib import Path
 # The nodes are made during the parse (transform.NodeBuilder, passed as `transformer=`): every token stays
 # a child (`keep_all_tokens`, keywords included), so each rule's callback knows where it starts and ends
 # without Lark's position propagation, which would cost a third of the parse.
-LALR_OPTIONS = {"parser": "lalr", "lexer": "contextual", "propagate_positions": False, "maybe_placeholders": True, "keep_all_tokens": True}
+LALR_OPTIONS = {"parser": "lalr", "lexer": "contextual", "propagate_positions": False, "maybe_placeholders": False, "keep_all_tokens": True}
 MODULE = "_netpol_parser.py"  # beside this file
 
 

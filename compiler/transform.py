@@ -6,7 +6,8 @@ method named after a terminal on every token it shifts (`KEY`, `NAME`, ...: each
 rule's children; no parse tree is built and none is walked again. The parser is built with
 `keep_all_tokens` so that keyword tokens (`allow`, `(`, `)`) are children too, and without
 `propagate_positions`: each callback spans from its first child's start to its last child's
-end, as Lark's positions did (`maybe_placeholders` gives None for an absent `[...]` part).
+end, as Lark's positions did. An absent `[...]` part is no child at all (no `maybe_placeholders`:
+filling in Nones would cost a filter on every reduction of such a rule): the children's count says.
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ class NodeBuilder(threading.local):
         return nodes.NamespaceStmt(name, self._to(keyword, name))
 
     def cluster_stmt(self, children):
-        keyword, tier, _, priority = children
-        return nodes.ClusterStmt(tier, priority, self._to(keyword, priority or tier))
+        keyword, tier = children[:2]
+        priority = children[3] if len(children) == 4 else None  # `priority N`
+        return nodes.ClusterStmt(tier, priority, self._to(keyword, children[-1]))
 
     def tier(self, children):
         return self._word(children[0])
@@ -104,9 +106,11 @@ class NodeBuilder(threading.local):
         return nodes.UseStmt(Word(module[1:-1], self._token_span(module)), True, self._to_token(keyword, module))
 
     def deny_stmt(self, children):
-        keyword, direction, subject = children
-        span = self._to(keyword, subject) if subject is not None else self._to_token(keyword, direction)
-        return nodes.DenyStmt(str(direction), subject, span)
+        if len(children) == 3:  # `for SELECTOR`
+            keyword, direction, subject = children
+            return nodes.DenyStmt(str(direction), subject, self._to(keyword, subject))
+        keyword, direction = children
+        return nodes.DenyStmt(str(direction), None, self._to_token(keyword, direction))
 
     def deny_flow_stmt(self, children):
         keyword, source, _, destination = children
@@ -121,12 +125,12 @@ class NodeBuilder(threading.local):
         return nodes.PassStmt(source, destination, self._to(keyword, destination))
 
     def egress_only_stmt(self, children):
-        keyword, _, _, peer, subject = children
-        return nodes.OnlyStmt("egress", peer, subject, self._to(keyword, subject or peer))
+        subject = children[4] if len(children) == 5 else None  # `for SELECTOR`
+        return nodes.OnlyStmt("egress", children[3], subject, self._to(children[0], children[-1]))
 
     def ingress_only_stmt(self, children):
-        keyword, _, _, peer, subject = children
-        return nodes.OnlyStmt("ingress", peer, subject, self._to(keyword, subject or peer))
+        subject = children[4] if len(children) == 5 else None
+        return nodes.OnlyStmt("ingress", children[3], subject, self._to(children[0], children[-1]))
 
     def expect_stmt(self, children):
         keyword, source, _, destination, verdict = children
@@ -143,12 +147,19 @@ class NodeBuilder(threading.local):
     # ------------------------------------------------------------ peers
 
     def peer(self, children):
+        if len(children) == 1:
+            (target,) = children
+            return nodes.Peer(target, None, target.span)
         target, ports = children
-        return nodes.Peer(target, ports, self._from(target, ports[-1] if ports else target))
+        return nodes.Peer(target, ports, self._from(target, ports[-1]))
 
     def pod_target(self, children):
-        selector, scope = children
-        span = self._from(selector, scope or selector)
+        if len(children) == 1:
+            (selector,) = children
+            scope, span = None, selector.span
+        else:
+            selector, scope = children
+            span = self._from(selector, scope)
         name = host_name_term(selector, scope)
         if name is not None:
             return nodes.NameTarget(name, span)
@@ -189,10 +200,10 @@ class NodeBuilder(threading.local):
         return nodes.WorldTarget(self._token_span(children[0]))
 
     def ip_target(self, children):
-        cidr, excepts = children
-        if excepts is None:
+        if len(children) == 1:
+            (cidr,) = children
             return nodes.IpTarget(cidr, (), cidr.span)
-        words, span = excepts
+        cidr, (words, span) = children
         start = cidr.span
         return nodes.IpTarget(cidr, words, Span(self.file, start.line, start.column, span.end_line, span.end_column))
 
@@ -254,8 +265,11 @@ class NodeBuilder(threading.local):
         return tuple(children[1::2])  # after the `:`, between the commas
 
     def port(self, children):
+        if len(children) == 1:
+            (value,) = children
+            return nodes.Port(value, None, value.span)
         value, _, protocol = children
-        return nodes.Port(value, protocol, self._from(value, protocol or value))
+        return nodes.Port(value, protocol, self._from(value, protocol))
 
 
 BUILDER = NodeBuilder()  # the one every parser is built with (parser.py); its `file` is per thread
