@@ -1,4 +1,11 @@
-"""Text -> Lark parse tree with the LALR grammar; parse errors become diagnostics in plain words."""
+"""Text -> syntax tree (`nodes.Module`) in one LALR pass; parse errors become diagnostics in plain words.
+
+The parser runs the node builder (`transform.BUILDER`) as its inline transformer: the nodes are
+made during the parse, no parse tree is built. It is the standalone parser written at install
+time when it is current (no Lark import at start-up), else Lark's own with the same builder; both
+give the same nodes and the same diagnostics. `lalr_parser` is Lark's, plain (no builder): the
+language server asks it what can come next (`parse_interactive`, `accepts`).
+"""
 
 from __future__ import annotations
 
@@ -44,29 +51,42 @@ def grammar_text() -> str:
 
 @functools.cache
 def lalr_parser():
-    """The Lark LALR parser, built once per process; the tables are cached on disk by Lark."""
+    """Lark's LALR parser without the node builder (its parse gives a bare Lark tree), built once per process;
+    the tables are cached on disk by Lark. The language server's completion runs it interactively."""
     import lark
 
     return lark.Lark.open(str(shipped_dir("grammar") / "netpol.lark"), cache=True, **LALR_OPTIONS)
 
 
 @functools.cache
+def lark_parser():
+    """Lark's LALR parser with the node builder: `parse`'s when the standalone one is absent or stale."""
+    import lark
+
+    from .transform import BUILDER
+
+    return lark.Lark.open(str(shipped_dir("grammar") / "netpol.lark"), cache=True, transformer=BUILDER, **LALR_OPTIONS)
+
+
+@functools.cache
 def standalone_parser():
     """The standalone parser written at build and install time (compiler/parser_gen.py: no Lark import and no
-    grammar load at start-up), or None when it is absent or was generated from another grammar or other options
-    than the ones shipped: then Lark's own."""
+    grammar load at start-up) with the node builder, or None when it is absent or was generated from another
+    grammar or other options than the ones shipped: then Lark's own."""
     try:
         from . import _netpol_parser as generated
     except ImportError:
         return None
     if generated.GRAMMAR != grammar_text() or generated.OPTIONS != LALR_OPTIONS:
         return None  # stale (the grammar changed since): never parse with it; `pip install -e .` writes it again
-    return generated.Lark_StandAlone()
+    from .transform import BUILDER
+
+    return generated.Lark_StandAlone(transformer=BUILDER)
 
 
 def active_parser():
-    """The parser `parse` uses: the standalone one when it is current, else Lark's (same trees)."""
-    return standalone_parser() or lalr_parser()
+    """The parser `parse` uses: the standalone one when it is current, else Lark's (the same nodes)."""
+    return standalone_parser() or lark_parser()
 
 
 def _errors(parser):
@@ -79,9 +99,13 @@ def _errors(parser):
 
 
 def parse(source: SourceFile, parser=None):
-    """Parse one file; returns (tree or None, diagnostics). `parser`: the active one unless given (tests compare both)."""
+    """Parse one file; returns (nodes.Module or None, diagnostics). `parser`: the active one unless given, one built
+    with the node builder (tests compare `standalone_parser()` and `lark_parser()`)."""
+    from .transform import BUILDER
+
     parser = parser or active_parser()
     UnexpectedToken, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput = _errors(parser)
+    BUILDER.file = source.name  # this thread's: the builder is a threading.local
     try:
         return parser.parse(source.text), []
     except UnexpectedToken as err:

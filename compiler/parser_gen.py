@@ -13,7 +13,11 @@ import io
 from pathlib import Path
 
 # How the parser is built; the generated module records the same, and is used only when they match.
-LALR_OPTIONS = {"parser": "lalr", "lexer": "contextual", "propagate_positions": True, "maybe_placeholders": True}
+# The nodes are made during the parse (transform.NodeBuilder, passed as `transformer=`): every token stays
+# a child (`keep_all_tokens`, keywords included), so each rule's callback knows where it starts and ends
+# without Lark's position propagation, which would cost a third of the parse; an absent `[...]` part is no
+# child at all (no `maybe_placeholders`). The grammar's tables, and so every parse error, are the same.
+LALR_OPTIONS = {"parser": "lalr", "lexer": "contextual", "propagate_positions": False, "maybe_placeholders": False, "keep_all_tokens": True}
 MODULE = "_netpol_parser.py"  # beside this file
 
 

@@ -28,15 +28,10 @@ class Result:
 
 
 def parse_file(source):
-    """One file: text -> parse tree -> syntax tree."""
+    """One file: text -> syntax tree (made during the parse) and its diagnostics."""
     from .parser import parse
 
-    tree, diagnostics = parse(source)
-    if tree is None:
-        return None, diagnostics
-    from .transform import to_module
-
-    return to_module(tree, source.name), diagnostics
+    return parse(source)
 
 
 def build(

@@ -25,7 +25,6 @@ def parse_query(text: str, namespace: str) -> tuple[ir.Expect | None, list[Diagn
     from .lower import lower
     from .parser import parse
     from .resolve import Placed, Resolved
-    from .transform import to_module
 
     shown = SourceFile(QUERY_FILE, text)
     if "\n" in text.strip() or not text.strip():
@@ -40,10 +39,9 @@ def parse_query(text: str, namespace: str) -> tuple[ir.Expect | None, list[Diagn
     prefix = "expect "
     offset = len(prefix) - (len(text) - len(text.lstrip()))
     statement = SourceFile(QUERY_FILE, f"{prefix}{body} {verdict}")
-    tree, found = parse(statement)
-    if tree is None:
+    module, found = parse(statement)
+    if module is None:
         return None, [_shift(d, offset, len(text)) for d in found], shown
-    module = to_module(tree, QUERY_FILE)
     placed = [Placed(namespace, st, ir.Origin(st.span, f"{prefix}{body} {verdict}")) for st in module.statements]
     resolved = Resolved(placed, (namespace,), {}, {QUERY_FILE: statement})
     program, found = lower(resolved)

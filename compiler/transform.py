@@ -1,35 +1,27 @@
-"""Lark parse tree -> syntax tree (`nodes`), keeping the span of every statement and word."""
+"""The node builder: the callbacks that make the syntax tree (`nodes`) during the LALR parse, with the span of every statement and word.
+
+`parser.py` hands `BUILDER` to Lark as its inline transformer (`transformer=`): Lark calls a
+method named after a terminal on every token it shifts (`KEY`, `NAME`, ...: each becomes a
+`nodes.Word`), and a method named after a rule (or its alias) on every reduction, with the
+rule's children; no parse tree is built and none is walked again. The parser is built with
+`keep_all_tokens` so that keyword tokens (`allow`, `(`, `)`) are children too, and without
+`propagate_positions`: each callback spans from its first child's start to its last child's
+end, as Lark's positions did. An absent `[...]` part is no child at all (no `maybe_placeholders`:
+filling in Nones would cost a filter on every reduction of such a rule): the children's count says.
+"""
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING
+import threading
 
 from . import nodes
 from .ir import NAME_LABEL
 from .source import Span
 
-if TYPE_CHECKING:
-    from lark import Token
-
-
-def to_module(tree, file: str) -> nodes.Module:
-    return _transformer(type(tree))(file).transform(tree)
-
-
-@functools.cache
-def _transformer(tree_class):
-    """The callbacks on the Transformer of the Lark that built the tree: the standalone parser's own
-    (no Lark import on the `check` path) or Lark's, when the standalone one is stale."""
-    try:
-        from . import _netpol_parser as generated
-    except ImportError:  # not written by the build hook: Lark's own parser made the tree
-        generated = None
-    if generated is not None and tree_class is generated.Tree:
-        base = generated.Transformer
-    else:
-        from lark import Transformer as base
-    return type("_ToNodes", (_ToNodes, base), {})
+Word = nodes.Word
+# A NamedTuple's own __new__ is a Python function around tuple.__new__; calling this directly makes the same
+# tuple at half the cost (every field given, in order), for the spans and words of every token.
+_new = tuple.__new__
 
 
 def host_name_term(selector: nodes.Selector, scope) -> nodes.Word | None:
@@ -40,188 +32,249 @@ def host_name_term(selector: nodes.Selector, scope) -> nodes.Word | None:
     `app.kubernetes.io/part-of` has a `/`, and `api.stripe.com,app=x` or
     `api.stripe.com in namespace shop` can only be labels (NP421 says how they were read).
     """
-    from .dnsnames import looks_like_host_name
-
     if scope is not None or selector.is_any or len(selector.requirements) != 1:
         return None
     term = selector.requirements[0]
-    if term.operator != "exists" or not looks_like_host_name(term.key.text):
+    if term.operator != "exists":
         return None
-    return term.key
+    from .dnsnames import looks_like_host_name  # here: nearly every pod selector was told apart above, by the parse of each
+
+    return term.key if looks_like_host_name(term.key.text) else None
 
 
-class _ToNodes:
-    """One `_on_<rule>` callback per grammar rule; positions come from `propagate_positions`.
+class NodeBuilder(threading.local):
+    """One method per named terminal (upper case) and per grammar rule or alias (lower case).
 
-    Lark hands `__default__` the rule name, children and meta of every rule that has no
-    method of its own name; dispatching from there is a third faster on large programs
-    than `v_args(meta=True)`, which wraps the callback anew on every call.
+    Children are Lark tokens (keywords, `STRING`, the `in namespace...` tokens), `Word`s (the
+    terminals below) and the nodes of the rules below them. `file`, the name every span
+    carries, is set by `parser.parse` before each parse; the builder is a `threading.local`,
+    so one parser serves every thread (the language server compiles off its reader thread)
+    and each thread's parse names its own file. A name that is neither a terminal nor a rule
+    must not be an attribute here: Lark would call it.
     """
 
-    def __default__(self, data, children, meta):
-        return getattr(self, "_on_" + data)(meta, children)
+    file: str
 
-    def _on_start(self, meta, children):
-        return nodes.Module(self.file, tuple(children))
+    def _token_span(self, token) -> Span:
+        return _new(Span, (self.file, token.line, token.column, token.end_line, token.end_column))
 
-    def __init__(self, file: str):
-        super().__init__()
-        self.file = file
+    def _to(self, token, last) -> Span:
+        """From a token to the end of a node."""
+        end = last.span
+        return _new(Span, (self.file, token.line, token.column, end.end_line, end.end_column))
 
-    # ------------------------------------------------------------ helpers
+    def _from(self, first, last) -> Span:
+        """From the start of a node to the end of another."""
+        start, end = first.span, last.span
+        return _new(Span, (self.file, start.line, start.column, end.end_line, end.end_column))
 
-    def _span(self, meta) -> Span:
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+    def _to_token(self, token, last) -> Span:
+        """From a token to the end of another."""
+        return _new(Span, (self.file, token.line, token.column, last.end_line, last.end_column))
 
-    def _word(self, token: Token) -> nodes.Word:
-        return nodes.Word(str(token), Span(self.file, token.line, token.column, token.end_line, token.end_column))
+    def _from_to_token(self, first, token) -> Span:
+        """From the start of a node to the end of a token."""
+        start = first.span
+        return _new(Span, (self.file, start.line, start.column, token.end_line, token.end_column))
+
+    # ------------------------------------------------------------ words (one per token shifted)
+
+    def _word(self, token) -> Word:
+        return _new(Word, (str(token), _new(Span, (self.file, token.line, token.column, token.end_line, token.end_column))))
+
+    KEY = VALUE = NAME = MODULE = PORT = PROTOCOL = ALL_PORTS = IP = NAME_PATTERN = _word
 
     # ------------------------------------------------------------ statements
 
-    def _on_namespace_stmt(self, meta, children):
-        return nodes.NamespaceStmt(self._word(children[0]), self._span(meta))
+    def start(self, children):
+        return nodes.Module(self.file, tuple(child for child in children if isinstance(child, tuple)))  # not the _NL tokens
 
-    def _on_cluster_stmt(self, meta, children):
-        tier, priority = children
-        return nodes.ClusterStmt(tier, self._word(priority) if priority is not None else None, self._span(meta))
+    def namespace_stmt(self, children):
+        keyword, name = children
+        return nodes.NamespaceStmt(name, self._to(keyword, name))
 
-    def _on_tier(self, meta, children):
+    def cluster_stmt(self, children):
+        keyword, tier = children[:2]
+        priority = children[3] if len(children) == 4 else None  # `priority N`
+        return nodes.ClusterStmt(tier, priority, self._to(keyword, children[-1]))
+
+    def tier(self, children):
         return self._word(children[0])
 
-    def _on_use_stmt(self, meta, children):
-        token = children[0]
-        if token.type == "STRING":
-            word = self._word(token)
-            return nodes.UseStmt(nodes.Word(word.text[1:-1], word.span), True, self._span(meta))
-        return nodes.UseStmt(self._word(token), False, self._span(meta))
+    def use_stmt(self, children):
+        keyword, module = children
+        if isinstance(module, Word):
+            return nodes.UseStmt(module, False, self._to(keyword, module))
+        # a STRING token: the path is written in quotes
+        return nodes.UseStmt(Word(module[1:-1], self._token_span(module)), True, self._to_token(keyword, module))
 
-    def _on_deny_stmt(self, meta, children):
-        direction, subject = children
-        return nodes.DenyStmt(direction, subject, self._span(meta))
+    def deny_stmt(self, children):
+        if len(children) == 3:  # `for SELECTOR`
+            keyword, direction, subject = children
+            return nodes.DenyStmt(str(direction), subject, self._to(keyword, subject))
+        keyword, direction = children
+        return nodes.DenyStmt(str(direction), None, self._to_token(keyword, direction))
 
-    def _on_deny_flow_stmt(self, meta, children):
-        return nodes.DenyFlowStmt(children[0], children[1], self._span(meta))
+    def deny_flow_stmt(self, children):
+        keyword, source, _, destination = children
+        return nodes.DenyFlowStmt(source, destination, self._to(keyword, destination))
 
-    def _on_allow_stmt(self, meta, children):
-        return nodes.AllowStmt(children[0], children[1], self._span(meta))
+    def allow_stmt(self, children):
+        keyword, source, _, destination = children
+        return nodes.AllowStmt(source, destination, self._to(keyword, destination))
 
-    def _on_pass_stmt(self, meta, children):
-        return nodes.PassStmt(children[0], children[1], self._span(meta))
+    def pass_stmt(self, children):
+        keyword, source, _, destination = children
+        return nodes.PassStmt(source, destination, self._to(keyword, destination))
 
-    def _on_egress_only_stmt(self, meta, children):
-        return nodes.OnlyStmt("egress", children[0], children[1], self._span(meta))
+    def egress_only_stmt(self, children):
+        subject = children[4] if len(children) == 5 else None  # `for SELECTOR`
+        return nodes.OnlyStmt("egress", children[3], subject, self._to(children[0], children[-1]))
 
-    def _on_ingress_only_stmt(self, meta, children):
-        return nodes.OnlyStmt("ingress", children[0], children[1], self._span(meta))
+    def ingress_only_stmt(self, children):
+        subject = children[4] if len(children) == 5 else None
+        return nodes.OnlyStmt("ingress", children[3], subject, self._to(children[0], children[-1]))
 
-    def _on_expect_stmt(self, meta, children):
-        return nodes.ExpectStmt(children[0], children[1], children[2], self._span(meta))
+    def expect_stmt(self, children):
+        keyword, source, _, destination, verdict = children
+        return nodes.ExpectStmt(source, destination, str(verdict), self._to_token(keyword, verdict))
 
-    def _on_direction(self, meta, children):
-        return str(children[0])
+    def direction(self, children):
+        return children[0]  # the token: its statement needs where it ends
 
-    def _on_verdict(self, meta, children):
-        return str(children[0])
+    verdict = direction
 
-    def _on_for_clause(self, meta, children):
-        return children[0]
+    def for_clause(self, children):
+        return children[1]  # the selector, which ends where the clause does
 
     # ------------------------------------------------------------ peers
 
-    def _on_peer(self, meta, children):
+    def peer(self, children):
+        if len(children) == 1:
+            (target,) = children
+            return nodes.Peer(target, None, target.span)
         target, ports = children
-        return nodes.Peer(target, ports, self._span(meta))
+        return nodes.Peer(target, ports, self._from(target, ports[-1]))
 
-    def _on_pod_target(self, meta, children):
-        selector, scope = children
+    def pod_target(self, children):
+        if len(children) == 1:
+            (selector,) = children
+            scope, span = None, selector.span
+        else:
+            selector, scope = children
+            span = self._from(selector, scope)
         name = host_name_term(selector, scope)
         if name is not None:
-            return nodes.NameTarget(name, self._span(meta))
-        return nodes.PodTarget(selector, scope, self._span(meta))
+            return nodes.NameTarget(name, span)
+        return nodes.PodTarget(selector, scope, span)
 
-    def _on_name_pattern_target(self, meta, children):
-        return nodes.NameTarget(self._word(children[0]), self._span(meta))
+    def name_pattern_target(self, children):
+        (name,) = children
+        return nodes.NameTarget(name, name.span)
 
-    def _on_namespace_target(self, meta, children):
-        return nodes.NamespaceTarget(self._word(children[0]), self._span(meta))
+    def namespace_target(self, children):
+        keyword, name = children
+        return nodes.NamespaceTarget(name, self._to(keyword, name))
 
-    def _on_namespaces_target(self, meta, children):
-        return nodes.NamespacesTarget(children[0], self._span(meta))
+    def namespaces_target(self, children):
+        keyword, selector = children
+        return nodes.NamespacesTarget(selector, self._to(keyword, selector))
 
-    def _on_namespaces_except_target(self, meta, children):
-        names, selector = children[0]
-        return nodes.NamespacesTarget(selector, self._span(meta), names)
+    def namespaces_except_target(self, children):
+        keyword, (names, selector) = children
+        return nodes.NamespacesTarget(selector, self._to(keyword, selector), names)
 
-    def _on_excluded_names(self, meta, children):
+    def _listed(self, children) -> tuple[tuple[Word, ...], Span]:
+        """`except W` or `except (W, W, ...)` -> (the words, the clause's span)."""
+        if len(children) == 2:
+            return (children[1],), self._to(children[0], children[1])
+        return tuple(children[2:-1:2]), self._to_token(children[0], children[-1])
+
+    def excluded_names(self, children):
         """`except (a, b)` -> (the names, the selector they mean: every namespace whose name is none of them)."""
-        names = tuple(self._word(token) for token in children)
-        span = self._span(meta)
+        names, span = self._listed(children)
         key = nodes.Word(NAME_LABEL, names[0].span)
         return names, nodes.Selector((nodes.Requirement(key, "notin", names, span),), False, span)
 
-    def _on_cluster_target(self, meta, children):
-        return nodes.ClusterTarget(self._span(meta))
+    def cluster_target(self, children):
+        return nodes.ClusterTarget(self._token_span(children[0]))
 
-    def _on_world_target(self, meta, children):
-        return nodes.WorldTarget(self._span(meta))
+    def world_target(self, children):
+        return nodes.WorldTarget(self._token_span(children[0]))
 
-    def _on_ip_target(self, meta, children):
-        cidr, excepts = children
-        return nodes.IpTarget(self._word(cidr), excepts or (), self._span(meta))
+    def ip_target(self, children):
+        if len(children) == 1:
+            (cidr,) = children
+            return nodes.IpTarget(cidr, (), cidr.span)
+        cidr, (words, span) = children
+        start = cidr.span
+        return nodes.IpTarget(cidr, words, Span(self.file, start.line, start.column, span.end_line, span.end_column))
 
-    def _on_except_clause(self, meta, children):
-        return tuple(self._word(token) for token in children)
+    except_clause = _listed
 
-    def _on_in_namespace(self, meta, children):
-        return nodes.NamespaceScope("named", self._word(children[1]), None, self._span(meta))
+    def in_namespace(self, children):
+        token, name = children
+        return nodes.NamespaceScope("named", name, None, self._to(token, name))
 
-    def _on_in_namespaces(self, meta, children):
-        return nodes.NamespaceScope("labelled", None, children[1], self._span(meta))
+    def in_namespaces(self, children):
+        token, selector = children
+        return nodes.NamespaceScope("labelled", None, selector, self._to(token, selector))
 
-    def _on_in_namespaces_except(self, meta, children):
-        names, selector = children[1]
-        return nodes.NamespaceScope("labelled", None, selector, self._span(meta), names)
+    def in_namespaces_except(self, children):
+        token, (names, selector) = children
+        return nodes.NamespaceScope("labelled", None, selector, self._to(token, selector), names)
 
-    def _on_in_any_namespace(self, meta, children):
-        return nodes.NamespaceScope("all", None, None, self._span(meta))
+    def in_any_namespace(self, children):
+        return nodes.NamespaceScope("all", None, None, self._token_span(children[0]))
 
     # ------------------------------------------------------------ selectors
 
-    def _on_any_pods(self, meta, children):
-        return nodes.Selector((), True, self._span(meta))
+    def any_pods(self, children):
+        return nodes.Selector((), True, self._token_span(children[0]))
 
-    def _on_label_selector(self, meta, children):
-        return nodes.Selector(tuple(children), False, self._span(meta))
+    def label_selector(self, children):
+        if len(children) == 1:  # most selectors: one term, whose span is the selector's
+            return nodes.Selector((children[0],), False, children[0].span)
+        return nodes.Selector(tuple(children[::2]), False, self._from(children[0], children[-1]))  # requirements and commas
 
-    def _requirement(self, meta, operator, key, values=()):
-        return nodes.Requirement(self._word(key), operator, tuple(self._word(v) for v in values), self._span(meta))
+    def req_equals(self, children):
+        key, _, value = children
+        return nodes.Requirement(key, "=", (value,), self._from(key, value))
 
-    def _on_req_equals(self, meta, children):
-        return self._requirement(meta, "=", children[0], children[1:])
+    def req_not_equals(self, children):
+        key, _, value = children
+        return nodes.Requirement(key, "!=", (value,), self._from(key, value))
 
-    def _on_req_not_equals(self, meta, children):
-        return self._requirement(meta, "!=", children[0], children[1:])
+    def req_in(self, children):
+        key, _, values = children
+        return nodes.Requirement(key, "in", tuple(values[1::2]), self._from_to_token(key, values[-1]))
 
-    def _on_req_in(self, meta, children):
-        return self._requirement(meta, "in", children[0], children[1])
+    def req_not_in(self, children):
+        key, _, values = children
+        return nodes.Requirement(key, "notin", tuple(values[1::2]), self._from_to_token(key, values[-1]))
 
-    def _on_req_not_in(self, meta, children):
-        return self._requirement(meta, "notin", children[0], children[1])
+    def req_exists(self, children):
+        (key,) = children
+        return nodes.Requirement(key, "exists", (), key.span)
 
-    def _on_req_exists(self, meta, children):
-        return self._requirement(meta, "exists", children[0])
+    def req_absent(self, children):
+        bang, key = children
+        return nodes.Requirement(key, "absent", (), self._to(bang, key))
 
-    def _on_req_absent(self, meta, children):
-        return self._requirement(meta, "absent", children[0])
-
-    def _on_value_set(self, meta, children):
-        return list(children)
+    def value_set(self, children):
+        return children  # `(`, the values between commas, `)`: its requirement takes the values and the end
 
     # ------------------------------------------------------------ ports
 
-    def _on_ports(self, meta, children):
-        return tuple(children)
+    def ports(self, children):
+        return tuple(children[1::2])  # after the `:`, between the commas
 
-    def _on_port(self, meta, children):
-        value, protocol = children
-        return nodes.Port(self._word(value), self._word(protocol) if protocol is not None else None, self._span(meta))
+    def port(self, children):
+        if len(children) == 1:
+            (value,) = children
+            return nodes.Port(value, None, value.span)
+        value, _, protocol = children
+        return nodes.Port(value, protocol, self._from(value, protocol))
+
+
+BUILDER = NodeBuilder()  # the one every parser is built with (parser.py); its `file` is per thread

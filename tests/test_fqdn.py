@@ -12,7 +12,6 @@ from compiler import dnsnames, nodes
 from compiler.parser import parse
 from compiler.schema import crd_schema, schema_errors
 from compiler.source import SourceFile
-from compiler.transform import to_module
 from conftest import REPO, build_text, run_cli
 
 GOLDEN = REPO / "tests" / "fixtures" / "fqdn"
@@ -26,7 +25,7 @@ EXPECTS = (
 
 
 def target_of(text: str):
-    (statement,) = to_module(parse(SourceFile("t.netpol", text))[0], "t.netpol").statements
+    (statement,) = parse(SourceFile("t.netpol", text))[0].statements
     return statement.peer.target if hasattr(statement, "peer") else statement.destination.target
 
 

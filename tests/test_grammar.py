@@ -7,7 +7,6 @@ import pytest
 from compiler import nodes
 from compiler.parser import parse
 from compiler.source import SourceFile
-from compiler.transform import to_module
 
 
 def dump(node) -> str:
@@ -24,9 +23,9 @@ def dump(node) -> str:
 
 
 def parse_statements(text: str):
-    tree, diagnostics = parse(SourceFile("t.netpol", text))
-    assert tree is not None, [(d.code, d.message) for d in diagnostics]
-    return to_module(tree, "t.netpol").statements
+    module, diagnostics = parse(SourceFile("t.netpol", text))
+    assert module is not None, [(d.code, d.message) for d in diagnostics]
+    return module.statements
 
 
 def sel(*reqs: str, any_: bool = False) -> str:
@@ -136,8 +135,8 @@ INVALID = [
 
 @pytest.mark.parametrize("text, code, line, column, words", INVALID, ids=[v[0] for v in INVALID])
 def test_invalid_sentence_gives_diagnostic(text, code, line, column, words):
-    tree, diagnostics = parse(SourceFile("t.netpol", text))
-    assert tree is None
+    module, diagnostics = parse(SourceFile("t.netpol", text))
+    assert module is None
     assert [(d.code, d.span.line, d.span.column) for d in diagnostics] == [(code, line, column)]
     assert words in diagnostics[0].message + " " + diagnostics[0].hint
     # Users read words, not token names.
