@@ -41,14 +41,32 @@ def tree_files(emitted) -> dict[str, bytes]:
 
     Bytes, as they are written: write_tree and stale take them without a second, encoded copy.
     """
-    files = {}
     with paused_gc():
-        for item in emitted:
-            manifest = item.manifest()
-            source = manifest["metadata"]["annotations"]["netpolc.io/source"]
-            header = f"{GENERATED_MARKER} from {source}; edit the source, not this file.\n"
-            files[item.path] = (header + to_yaml([manifest])).encode("utf-8")
-    return files
+        return {item.path: tree_file(item) for item in emitted}
+
+
+def tree_file(item) -> bytes:
+    """The bytes of one emitted object's file: the generated-file line, then its YAML."""
+    manifest = item.manifest()
+    source = manifest["metadata"]["annotations"]["netpolc.io/source"]
+    header = f"{GENERATED_MARKER} from {source}; edit the source, not this file.\n"
+    return (header + to_yaml([manifest])).encode("utf-8")
+
+
+class Deferred(NamedTuple):
+    """An output tree whose paths are known now and whose bytes are made while the new tree is built.
+
+    `produce(write)` calls `write(relative, data)` once for each path, from this process or from a
+    forked helper (`write` uses only folders opened before, which a fork inherits), and returns
+    {path: whether the file already held those bytes} (what `write` returned). The new tree is
+    swapped in when it returns; an exception from it leaves everything as it was.
+    """
+
+    paths: tuple[str, ...]
+    produce: object  # Callable[[Callable[[str, bytes], bool]], dict[str, bool]]
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
 
 def paused_gc():
@@ -161,14 +179,19 @@ def stale(root: Path, files: dict[str, str | bytes], layout: Layout = MANIFESTS)
     return _plan(old, same, wanted, place.shown)
 
 
-def write_tree(root: Path, files: dict[str, str | bytes], layout: Layout = MANIFESTS) -> Written:
-    """Make the generated files under root exactly `files` in one atomic step, keeping everything of the user's."""
+def write_tree(root: Path, files: dict[str, str | bytes] | Deferred, layout: Layout = MANIFESTS) -> Written:
+    """Make the generated files under root exactly `files` in one atomic step, keeping everything of the user's.
+
+    `files` is {path: content}, or a `Deferred` tree whose bytes are written into the new tree as
+    they are made (a big compile renders and proves its batches meanwhile, holding none of them).
+    """
     with paused_gc():
         return _write_tree(root, files, layout)
 
 
-def _write_tree(root: Path, files: dict[str, str | bytes], layout: Layout) -> Written:
-    wanted = _encoded(files)
+def _write_tree(root: Path, files: dict[str, str | bytes] | Deferred, layout: Layout) -> Written:
+    deferred = files if isinstance(files, Deferred) else None
+    wanted = _encoded(dict.fromkeys(deferred.paths, b"") if deferred is not None else files)
     created: list[str] = []
     notes: list[Note] = []
     with _TerminateAsException():
@@ -183,11 +206,13 @@ def _write_tree(root: Path, files: dict[str, str | bytes], layout: Layout) -> Wr
                     if dir_fd is not None:
                         _refuse_foreign(dir_fd, place, layout)
                         _refuse_cwd_inside(dir_fd, place)
-                        old, same, holding = _scan(dir_fd, layout, wanted, place.shown)
+                        old, same, holding = _scan(dir_fd, layout, {} if deferred is not None else wanted, place.shown)
                     else:
                         old, same, holding = {}, set(), set()
-                    changes = _plan(old, same, wanted, place.shown)
-                    if dir_fd is None or changes:
+                    changes = _plan(old, same, wanted, place.shown)  # a deferred tree: every path counts as changed until written
+                    if deferred is not None:  # always built: its producer also proves the output
+                        changes = _replace(parent_fd, place, dir_fd, old, holding, wanted, layout, notes, deferred)
+                    elif dir_fd is None or changes:
                         _replace(parent_fd, place, dir_fd, old, holding, wanted, layout, notes)
                 finally:
                     if dir_fd is not None:
@@ -510,8 +535,11 @@ def _blocker(shown: str, path: str, entry: _Old, needed: str) -> str:
     return f"{where} is not a regular file (a FIFO, socket or device) where netpolc writes {needed}"
 
 
-def _replace(parent_fd, place: _Place, dir_fd, old, holding, wanted, layout: Layout, notes: list[Note]) -> None:
-    """Build the new tree in a staging folder beside the old one, then exchange the two in one rename."""
+def _replace(parent_fd, place: _Place, dir_fd, old, holding, wanted, layout: Layout, notes: list[Note], deferred: Deferred | None = None):
+    """Build the new tree in a staging folder beside the old one, then exchange the two in one rename.
+
+    A deferred tree's files are written as they are made; its changes are returned (none: the old
+    tree already held every byte, and the staging folder is removed instead of swapped in)."""
     import secrets
 
     staging = f".{place.name}.netpolc-{secrets.token_hex(4)}"
@@ -533,7 +561,14 @@ def _replace(parent_fd, place: _Place, dir_fd, old, holding, wanted, layout: Lay
                 made = []
                 if dir_fd is not None:
                     made = _stage(dir_fd, tree_fd, old, holding, layout, folders, set(wanted), place.shown)
-                _write_generated(tree_fd, wanted, old, folders)
+                changes = None
+                if deferred is None:
+                    _write_generated(tree_fd, wanted, old, folders)
+                else:
+                    same = _write_deferred(tree_fd, dir_fd, deferred, wanted, old, folders)
+                    changes = _plan(old, same, wanted, place.shown)
+                    if dir_fd is not None and not changes:
+                        raise _Unchanged
                 _settle(tree_fd, made, os.fstat(dir_fd) if dir_fd is not None else None)
             finally:
                 os.close(tree_fd)
@@ -546,6 +581,11 @@ def _replace(parent_fd, place: _Place, dir_fd, old, holding, wanted, layout: Lay
                 _after_swap(parent_fd, staging, staging_fd, place, layout, notes)
         finally:
             os.close(staging_fd)
+        return changes
+    except _Unchanged:  # nothing to swap in: the staging folder goes, the output folder is as it was
+        with _SignalsHeld():
+            _remove_all(parent_fd, staging)
+        return []
     except BaseException:
         if not swapped:
             with _SignalsHeld():
@@ -630,28 +670,70 @@ def _stage(src_fd, dst_fd, old, holding, layout, folders, planned, shown, prefix
 
 
 def _write_generated(tree_fd: int, wanted: dict[str, bytes], old: dict[str, _Old], folders: set[str]) -> None:
+    _make_folders(tree_fd, folders)
+    batched = _syncfs_function() is not None
+    for relative, data in sorted(wanted.items()):
+        _write_file(tree_fd, relative, data, old.get(relative), batched)
+    if batched:
+        _syncfs(tree_fd)
+
+
+class _Unchanged(Exception):
+    """A deferred tree turned out to hold exactly the old tree's bytes."""
+
+
+def _write_deferred(tree_fd: int, dir_fd: int | None, deferred: Deferred, wanted: dict, old: dict[str, _Old], folders: set[str]) -> set[str]:
+    """Run the deferred tree's producer with a writer into the new tree; the paths whose bytes did not change."""
+    _make_folders(tree_fd, folders)
+    batched = _syncfs_function() is not None
+
+    def write(relative: str, data: bytes) -> bool:
+        if relative not in wanted:
+            raise ValueError(f"{relative!r} is not one of the output's paths")
+        before = old.get(relative)
+        unchanged = before is not None and before.kind == "ours" and before.st.st_size == len(data) and _head(dir_fd, relative, before.st, len(data) + 1) == data
+        _write_file(tree_fd, relative, data, before, batched, again=True)
+        return unchanged
+
+    written = deferred.produce(write)
+    if set(written) != set(wanted):  # every path once: else the new tree would miss files (never swapped in)
+        missing = sorted(set(wanted) - set(written))
+        raise OSError(errno.EIO, f"internal error: {len(missing)} output file(s) were not made, the first {missing[:1]}")
+    if batched:
+        _syncfs(tree_fd)
+    return {relative for relative, unchanged in written.items() if unchanged}
+
+
+def _make_folders(tree_fd: int, folders: set[str]) -> None:
     for folder in sorted(folders, key=lambda f: f.count("/")):
         try:
             os.mkdir(folder, 0o777, dir_fd=tree_fd)  # a new folder: the umask decides, as for mkdir
         except FileExistsError:
             pass
-    # One syncfs(2) after the last file flushes them all before the swap (an fsync per file cost 2 ms
-    # each: 54,000 files took 110 s); where syncfs is missing, each file is flushed on its own.
-    batched = _syncfs_function() is not None
-    for relative, data in sorted(wanted.items()):
-        before = old.get(relative)
-        fd = os.open(relative, _NEW, 0o666 if before is None else 0o600, dir_fd=tree_fd)
-        try:
-            _write_all(fd, data)
-            if before is not None:  # a replaced file keeps its mode and owner
-                os.fchmod(fd, stat.S_IMODE(before.st.st_mode))
-                _chown(fd, before.st)
-            if not batched:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-    if batched:
-        _syncfs(tree_fd)
+
+
+def _write_file(tree_fd: int, relative: str, data: bytes, before: _Old | None, batched: bool, again: bool = False) -> None:
+    """One generated file in the new tree. One syncfs(2) after the last file flushes them all before the swap
+    (an fsync per file cost 2 ms each: 54,000 files took 110 s); where syncfs is missing (`batched` false),
+    each file is flushed on its own. `again`: a file a failed helper process left half-written is replaced
+    (only generated files are at these paths in the new tree: `_plan` refused the user's)."""
+    mode = 0o666 if before is None else 0o600
+    try:
+        fd = os.open(relative, _NEW, mode, dir_fd=tree_fd)
+    except FileExistsError:
+        if not again:
+            raise
+        os.unlink(relative, dir_fd=tree_fd)
+        fd = os.open(relative, _NEW, mode, dir_fd=tree_fd)
+    try:
+        _write_all(fd, data)
+        if before is not None:  # a replaced file keeps its mode and owner
+            os.fchmod(fd, stat.S_IMODE(before.st.st_mode))
+            _chown(fd, before.st)
+        if not batched:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 _syncfs_state: list = []

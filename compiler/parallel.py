@@ -1,10 +1,11 @@
 """Independent tasks shared with one forked helper process on a multi-core Linux machine, results in task order.
 
-A big compile's proof is a list of independent batches. On a machine with a second core,
-`share` forks a helper that starts claiming batches at once, while this process goes on
-with its own work (schema checks, YAML) and then claims what is left. Both take task
-numbers from one pipe (a read of a few bytes from a pipe is atomic: each number goes to
-exactly one process); the helper sends back what it computed, pickled, and exits.
+A big compile's last stages (schema check, YAML, proof) run in batches of namespaces that do
+not depend on each other. Where a second core is free, `share` forks a helper: this process
+works through the batches from the first, the helper from the last, until they meet (each
+touches the objects of its own end of the program, so fewer of the pages they share are
+copied). The helper sends each result as soon as it has it, pickled, and a thread here
+receives it, so neither process holds the other's results twice.
 
 The result never depends on the split: `results()` is `[task(0), ..., task(count - 1)]`.
 Anything the helper did not deliver (it was killed, ran out of memory, or a task raised
@@ -24,16 +25,13 @@ import sys
 import threading
 from collections.abc import Callable
 
-_BOUNDS = struct.Struct("<qq")
+_BOUNDS = struct.Struct("<qq")  # the tasks left: [front, back)
+_FRAME = struct.Struct("<qq")  # a result: task number, length of its pickle
 
 
 def helper_allowed() -> bool:
     """Whether a helper process may be forked here: Linux, a second usable core, no other thread, NETPOLC_JOBS not 1."""
-    if (
-        os.environ.get("NETPOLC_JOBS", "").strip() == "1"
-        or not sys.platform.startswith("linux")
-        or not hasattr(os, "fork")
-    ):
+    if os.environ.get("NETPOLC_JOBS", "").strip() == "1" or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
     try:
         cores = len(os.sched_getaffinity(0))
@@ -43,18 +41,14 @@ def helper_allowed() -> bool:
     return cores >= 2 and threading.active_count() == 1
 
 
-def share(
-    task: Callable[[int], object], count: int, first: Callable[[], object] | None = None
-):
-    """Start computing `task(0..count-1)`, in a helper process when one is allowed and there is enough work.
+def share(task: Callable[[int], object], count: int):
+    """Start computing `task(0..count-1)`, in a helper process too when one is allowed and there are two tasks or more.
 
-    `first`, when given, is the helper's own job, done before it claims any task (this process
-    claims tasks from the start): `results()` then returns (first(), [task results]).
-    Use as a context manager; call `results()` inside it once this process's own work is done.
+    Use as a context manager; `results()` inside it computes this process's share and collects the helper's.
     """
-    if count + (first is not None) >= 2 and helper_allowed():
-        return _Forked(task, count, first)
-    return _Here(task, count, first)
+    if count >= 2 and helper_allowed():
+        return _Forked(task, count)
+    return _Here(task, count)
 
 
 class _Here:
@@ -62,12 +56,11 @@ class _Here:
 
     helper = False
 
-    def __init__(self, task, count: int, first=None):
-        self.task, self.count, self.first = task, count, first
+    def __init__(self, task, count: int):
+        self.task, self.count = task, count
 
-    def results(self):
-        done = [self.task(index) for index in range(self.count)]
-        return done if self.first is None else (self.first(), done)
+    def results(self) -> list:
+        return [self.task(index) for index in range(self.count)]
 
     def __enter__(self):
         return self
@@ -79,10 +72,9 @@ class _Here:
 class _Forked:
     helper = True
 
-    def __init__(self, task, count: int, first=None):
-        self.task, self.count, self.first = task, count, first
-        # Which tasks are left: [front, back) in memory both processes map; a byte in a pipe is its lock.
-        self.bounds = mmap.mmap(-1, _BOUNDS.size)
+    def __init__(self, task, count: int):
+        self.task, self.count = task, count
+        self.bounds = mmap.mmap(-1, _BOUNDS.size)  # shared with the helper; a byte in a pipe is its lock
         self.bounds[:] = _BOUNDS.pack(0, count)
         self.lock_read, self.lock_write = os.pipe()
         os.write(self.lock_write, b"x")
@@ -93,85 +85,76 @@ class _Forked:
             except (OSError, ValueError):
                 pass
         pid = os.fork()
-        if (
-            pid == 0
-        ):  # the helper: claim, compute, send, and leave without running anything of the parent's
-            code = 1
-            try:
-                os.close(result_read)
-                signal.signal(
-                    signal.SIGINT, signal.SIG_DFL
-                )  # Ctrl-C ends it quietly; the parent reports
-                done = {}
-                if first is not None:
-                    done[-1] = first()
-                while (index := self._claim(from_back=True)) is not None:
-                    done[index] = task(index)
-                _write_all(
-                    result_write, pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL)
-                )
-                code = 0
-            except BaseException:  # noqa: BLE001, S110 - whatever happened, the parent computes the rest itself
-                pass
-            finally:
-                os._exit(code)
+        if pid == 0:
+            os.close(result_read)
+            self._help(result_write)  # never returns
         os.close(result_write)
-        self.pid, self.incoming = pid, result_read
+        self.pid, self.incoming, self.received = pid, result_read, {}
+        self.receiver = threading.Thread(target=self._receive, name="netpolc-helper-results", daemon=True)
+        self.receiver.start()
+
+    def _help(self, out: int) -> None:
+        """The helper: claim from the back, compute, send each result, and leave without running anything of the parent's."""
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly; the parent reports
+            while (index := self._claim(from_back=True)) is not None:
+                data = pickle.dumps(self.task(index), protocol=pickle.HIGHEST_PROTOCOL)
+                _write_all(out, _FRAME.pack(index, len(data)) + data)
+                del data
+            code = 0
+        except BaseException:  # noqa: BLE001, S110 - whatever happened, the parent computes the rest itself
+            pass
+        finally:
+            os._exit(code)
+
+    def _receive(self) -> None:
+        """Here, on a thread: the helper's results as they come (a cut-off last one is dropped)."""
+        try:
+            while (head := _read_exactly(self.incoming, _FRAME.size)) is not None:
+                index, size = _FRAME.unpack(head)
+                data = _read_exactly(self.incoming, size)
+                if data is None:
+                    return
+                self.received[index] = pickle.loads(data)  # noqa: S301 - our own child's bytes, over a pipe only we hold
+        except Exception:  # noqa: BLE001, S110 - what did not arrive is computed by the caller
+            return
 
     def _claim(self, from_back: bool) -> int | None:
-        """The next task from the front (this process) or the back (the helper): each process works through
-        its own end of the list, so it touches the objects of its own part of the program (fewer pages copied)."""
+        """The next task from the front (this process) or the back (the helper)."""
         os.read(self.lock_read, 1)
         try:
             front, back = _BOUNDS.unpack(self.bounds[:])
             if front >= back:
                 return None
-            if from_back:
-                back -= 1
-                index = back
-            else:
-                index = front
-                front += 1
-            self.bounds[:] = _BOUNDS.pack(front, back)
+            index = back - 1 if from_back else front
+            self.bounds[:] = _BOUNDS.pack(front, back - 1) if from_back else _BOUNDS.pack(front + 1, back)
             return index
         finally:
             os.write(self.lock_write, b"x")
 
-    def results(self):
+    def results(self) -> list:
         mine = {}
         while (index := self._claim(from_back=False)) is not None:
             mine[index] = self.task(index)
-        data = _read_all(self.incoming)
-        _, status = os.waitpid(self.pid, 0)
+        self.receiver.join()  # the helper has claimed the rest: its results, then end of file when it exits
+        os.waitpid(self.pid, 0)
         self.pid = None
-        theirs: dict = {}
-        if os.waitstatus_to_exitcode(status) == 0:
-            try:
-                theirs = pickle.loads(data)
-            except Exception:  # noqa: BLE001 - a cut-off message: its tasks are computed here
-                theirs = {}
-        del data
-        done = [
-            mine[i] if i in mine else theirs[i] if i in theirs else self.task(i)
-            for i in range(self.count)
-        ]
-        if self.first is None:
-            return done
-        return (theirs[-1] if -1 in theirs else self.first()), done
+        theirs = self.received
+        return [mine[i] if i in mine else theirs[i] if i in theirs else self.task(i) for i in range(self.count)]
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        if (
-            self.pid is not None
-        ):  # this process failed or was interrupted first: the helper's work is not wanted
+        if self.pid is not None:  # this process failed or was interrupted first: the helper's work is not wanted
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             os.waitpid(self.pid, 0)
             self.pid = None
+        self.receiver.join()  # ends at the end of file the helper's exit gives
         for fd in (self.incoming, self.lock_read, self.lock_write):
             try:
                 os.close(fd)
@@ -186,8 +169,13 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    """`size` bytes, or None at an end of file before them."""
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return None
         chunks.append(chunk)
+        left -= len(chunk)
     return b"".join(chunks)

@@ -451,7 +451,7 @@ def _crash_at(monkeypatch_target: str, args: list[str], after: bool = False) -> 
 @pytest.mark.parametrize(
     "step, after",
     [
-        ("_write_new", False), ("_stage", False), ("_write_generated", False), ("_settle", True),
+        ("_write_new", False), ("_stage", False), ("_write_deferred", False), ("_write_file", False), ("_settle", True),
         ("_swap", False), ("_swap", True), ("_retire", False), ("_finish_staging", False), ("_unlink_if_there", False),
     ],
 )

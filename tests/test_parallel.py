@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 
 import pytest
 
@@ -27,8 +28,6 @@ def square(index: int) -> tuple[int, int]:
 
 
 def test_results_are_in_task_order_and_the_helper_did_some(helper):
-    import time
-
     parent = os.getpid()
     with parallel.share(
         lambda i: (time.sleep(0.01), square(i), os.getpid())[1:], 40
@@ -101,10 +100,22 @@ def test_the_helper_is_reaped_when_this_process_fails_first(helper):
         os.waitpid(-1, os.WNOHANG)  # no child left behind, not even a zombie
 
 
-def test_the_helpers_first_job_comes_back_with_the_tasks(helper):
-    with parallel.share(square, 6, first=lambda: "first") as shared:
-        first, done = shared.results()
-    assert (first, done) == ("first", [square(i) for i in range(6)])
+def test_results_sent_before_the_helper_died_are_kept(helper):
+    """The helper computes the last tasks first and sends each at once; killed later, what it sent is used, the rest made here."""
+    parent = os.getpid()
+
+    def task(index):
+        here = os.getpid() == parent
+        if here:
+            time.sleep(0.01)  # the helper gets to its end of the list
+        elif index < 35:
+            os._exit(9)
+        return index, here
+
+    with parallel.share(task, 40) as shared:
+        done = shared.results()
+    assert [i for i, _ in done] == list(range(40))
+    assert any(not here for _, here in done[35:]), "nothing the helper sent was kept"
 
 
 # ------------------------------------------------------------ the build
@@ -120,6 +131,7 @@ def generated_program(tmp_path, intents: int = 400):
     )
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
+    tmp_path.mkdir(exist_ok=True)
     generator.generate(intents, tmp_path, seed=3, namespaces=8)
     return tmp_path
 
@@ -191,3 +203,75 @@ def test_a_manifest_off_its_schema_is_reported_not_proven(monkeypatch, tmp_path)
     shared, alone = build_both(monkeypatch, generated_program(tmp_path, 120))
     codes = {d.code for d in shared.diagnostics if d.is_error}
     assert codes == {"NP501"} and shared.diagnostics == alone.diagnostics
+
+
+# ------------------------------------------------------------ compile -o: files written beside the proof
+
+
+def tree(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def compile_to(monkeypatch, source, out, helper: bool):
+    from conftest import run_cli
+
+    monkeypatch.setattr(verify, "BATCH_POLICIES", 60)
+    monkeypatch.setattr(parallel, "helper_allowed", lambda: helper)
+    return run_cli("compile", str(source), "-o", str(out))
+
+
+def test_compile_writes_the_same_tree_with_and_without_a_helper(monkeypatch, tmp_path):
+    source = generated_program(tmp_path / "src")
+    shared = compile_to(monkeypatch, source, tmp_path / "shared", True)
+    alone = compile_to(monkeypatch, source, tmp_path / "alone", False)
+    assert shared.code == alone.code == 0, shared.err + alone.err
+    assert tree(tmp_path / "shared") == tree(tmp_path / "alone") and len(tree(tmp_path / "alone")) > 300
+    assert shared.err.replace("shared", "alone") == alone.err
+    again = compile_to(monkeypatch, source, tmp_path / "shared", True)
+    assert again.code == 0 and "(0 added, 0 changed, 0 removed)" in again.err, again.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone", "shared", "src"]  # no staging folder left
+
+
+def test_a_proof_that_fails_while_writing_changes_nothing(monkeypatch, tmp_path):
+    """The files are written into the new tree as their batches are made; the proof fails in some batch: the old tree stays, byte for byte."""
+    from compiler.backends import networkpolicy as backend
+
+    source = generated_program(tmp_path / "src")
+    out = tmp_path / "out"
+    assert compile_to(monkeypatch, source, out, True).code == 0
+    before = tree(out)
+    (source / "team-000.netpol").write_text((source / "team-000.netpol").read_text() + "allow app=new to app=db:5432\n")
+    original = backend.port_k8s
+    monkeypatch.setattr(backend, "port_k8s", lambda port: {**original(port), "port": port.port + 1} if isinstance(port.port, int) else original(port))
+    run = compile_to(monkeypatch, source, out, True)
+    assert run.code == 1 and "error[NP500]" in run.err and "wrote" not in run.err
+    assert tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]
+
+
+def test_a_helper_that_dies_while_writing_leaves_no_half_file(monkeypatch, tmp_path):
+    """The helper is killed after writing part of a batch: this process writes that batch again (over the half-written files)."""
+    from compiler import output
+
+    source = generated_program(tmp_path / "src")
+    parent = os.getpid()
+    original = output._write_file
+    count = [0]
+
+    def write_file(tree_fd, relative, data, before, batched, again=False):
+        if os.getpid() != parent:
+            count[0] += 1
+            if count[0] == 20:  # in the middle of a batch: a file created and cut short, then death
+                fd = os.open(relative, os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=tree_fd)
+                os.write(fd, data[:10])
+                (tmp_path / "helper-died").touch()
+                os._exit(9)
+        return original(tree_fd, relative, data, before, batched, again)
+
+    monkeypatch.setattr(output, "_write_file", write_file)
+    shared = compile_to(monkeypatch, source, tmp_path / "shared", True)
+    monkeypatch.setattr(output, "_write_file", original)
+    assert (tmp_path / "helper-died").exists(), "the helper never got to its 20th file"
+    alone = compile_to(monkeypatch, source, tmp_path / "alone", False)
+    assert shared.code == alone.code == 0, shared.err
+    assert tree(tmp_path / "shared") == tree(tmp_path / "alone")

@@ -43,11 +43,20 @@ def run(
     if found:  # a bad config file: nothing is compiled for targets it may have named wrongly
         sys.stderr.write(render(found, fmt, config_files))
         return exit_code(found, strict)
-    # The output folder's files are rendered batch by batch beside the proof (build keeps them only when everything passed).
-    result = build(items, validate=True, cni=options, api=api, render=tree_files if output is not None else None, keep_syntax=False)
-    if result.diagnostics:
-        sys.stderr.write(render(result.diagnostics, fmt, result.resolved.files if result.resolved else {}))
-    code = exit_code(result.diagnostics, strict)
+    writing = output is not None and not check
+    # -o DIR: the files are written into the new tree batch by batch beside the proof, and swapped in only once it
+    # passed (`output.Deferred`); --check: rendered beside the proof, then compared.
+    result = build(items, validate=True, cni=options, api=api, render=tree_files if check else None, keep_syntax=False, defer=writing)
+    files_of = result.resolved.files if result.resolved else {}
+
+    def report() -> int:
+        if result.diagnostics:
+            sys.stderr.write(render(result.diagnostics, fmt, files_of))
+        return exit_code(result.diagnostics, strict)
+
+    if writing and result.pending is not None and exit_code(result.diagnostics, strict) == EXIT_OK:
+        return _write_proven(output, result, report)
+    code = report()
     if code != EXIT_OK:
         return code
     if output is None:
@@ -61,6 +70,28 @@ def run(
             sys.stderr.write(err.report())
             return EXIT_FINDINGS
     return write_output(output, files, ("policy", "policies"))
+
+
+class _NotProven(Exception):
+    """The proof (or the schema check) failed while the files were written: the new tree is not swapped in."""
+
+
+def _write_proven(output: Path, result, report) -> int:
+    """`compile -o DIR`: the schema check and the proof run while the files are written into the new tree;
+    the findings are reported once, before the tree is swapped in, or instead of it."""
+    from ..output import Deferred
+
+    def produce(write) -> dict[str, bool]:
+        written = result.finish(write)
+        if not result.ok:
+            raise _NotProven
+        report()  # the warnings, before `wrote ...`
+        return written
+
+    try:
+        return write_output(output, Deferred(tuple(item.path for item in result.emitted), produce), ("policy", "policies"))
+    except _NotProven:
+        return report()
 
 
 def _check(output: Path, files: dict[str, bytes], paths: list[str]) -> int:
