@@ -26,6 +26,8 @@ class Result:
         """The deferred last stage of `build(defer=True)`: schema check and proof, each file written by
         `write(path, bytes)` (an `output.Deferred` tree's writer) as its batch is made; its findings are
         added to `diagnostics` (then, on an error, `ok` is false). Returns what `write` said per path."""
+        if self.pending is None:  # never write what was not proven
+            raise RuntimeError("build(defer=True) left no schema check and proof to finish")
         program, validate, model = self.pending
         self.pending = None
         self.diagnostics = sorted_unique(self.diagnostics + _checked_and_proven(program, self, validate, None, model, write))

@@ -54,7 +54,7 @@ def run(
             sys.stderr.write(render(result.diagnostics, fmt, files_of))
         return exit_code(result.diagnostics, strict)
 
-    if writing and result.pending is not None and exit_code(result.diagnostics, strict) == EXIT_OK:
+    if writing and exit_code(result.diagnostics, strict) == EXIT_OK:
         return _write_proven(output, result, report)
     code = report()
     if code != EXIT_OK:
