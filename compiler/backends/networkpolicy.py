@@ -33,6 +33,7 @@ class Emitted:
     spec: dict
     intent: ir.Intent
     side: str  # "ingress", "egress" or "both"
+    subject: ir.LabelSelector | None = None  # the podSelector, as the IR has it (names are made from it)
 
     kind = "NetworkPolicy"
 
@@ -145,7 +146,7 @@ def _emit_intent(intent: ir.Intent, managed: set[str], isolations, expand_ranges
             "policyTypes": ["Ingress"],
             "ingress": [_rule("from", intent.source, namespace, ports)],
         }
-        out.append(Emitted(namespace, "", spec, intent, "ingress"))
+        out.append(Emitted(namespace, "", spec, intent, "ingress", target.selector))
     if isinstance(intent.source, ir.Pods):
         namespace = intent.source.namespace.name
         for subject in egress_subjects(intent.source, isolations):
@@ -154,7 +155,7 @@ def _emit_intent(intent: ir.Intent, managed: set[str], isolations, expand_ranges
                 "policyTypes": ["Egress"],
                 "egress": [_rule("to", intent.destination, namespace, ports)],
             }
-            out.append(Emitted(namespace, "", spec, intent, "egress"))
+            out.append(Emitted(namespace, "", spec, intent, "egress", subject))
     return out
 
 
@@ -220,8 +221,12 @@ def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
 
 
+_NOT_NAME = re.compile(r"[^a-z0-9]+")
+
+
 def slug(text: str) -> str:
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", text.lower())).strip("-")
+    """Lowercase letters and digits, every other run (dashes included) one dash: never two dashes in a row."""
+    return _NOT_NAME.sub("-", text.lower()).strip("-")
 
 
 def selector_words(selector: ir.LabelSelector) -> str:
@@ -280,11 +285,11 @@ def base_name(item: Emitted) -> str:
         if intent.ports:
             name += f"-{ports_words(intent.ports)}"
     elif item.side == "ingress":
-        name = f"{selector_words(_selector(item.spec))}-allow-from-{peer_words(intent.source, item.namespace)}"
+        name = f"{selector_words(_subject(item))}-allow-from-{peer_words(intent.source, item.namespace)}"
         if intent.ports:
             name += f"-{ports_words(intent.ports)}"
     else:
-        name = f"{selector_words(_selector(item.spec))}-allow-to-{peer_words(intent.destination, item.namespace)}"
+        name = f"{selector_words(_subject(item))}-allow-to-{peer_words(intent.destination, item.namespace)}"
         if intent.ports:
             name += f"-{ports_words(intent.ports)}"
     name = slug(name) or "policy"
@@ -293,8 +298,9 @@ def base_name(item: Emitted) -> str:
     return name
 
 
-def _selector(spec: dict) -> ir.LabelSelector:
-    return ir.LabelSelector.from_k8s(spec["podSelector"])
+def _subject(item: Emitted) -> ir.LabelSelector:
+    """The podSelector of an allow's object: the IR's, or read back from the spec (an object made elsewhere)."""
+    return item.subject if item.subject is not None else ir.LabelSelector.from_k8s(item.spec["podSelector"])
 
 
 def _name(emitted: list[Emitted]) -> list[Emitted]:
