@@ -30,11 +30,11 @@ class Result:
             raise RuntimeError("build(defer=True) left no schema check and proof to finish")
         program, validate, model = self.pending
         self.pending = None
-        self.diagnostics = sorted_unique(self.diagnostics + _checked_and_proven(program, self, validate, None, model, write))
-        written, self.rendered = self.rendered or {}, None
+        found, written = _checked_and_proven(program, self, validate, None, model, write)
+        self.diagnostics = sorted_unique(self.diagnostics + found)
         if not self.ok:
             self.emitted = []
-        return written
+        return written or {}
 
     def manifests(self) -> list[dict]:
         from .output import paused_gc
@@ -153,7 +153,8 @@ def _build(
         if defer:
             result.pending = (program, validate, model)
         else:
-            diagnostics += _checked_and_proven(program, result, validate, render, model)
+            found, result.rendered = _checked_and_proven(program, result, validate, render, model)
+            diagnostics += found
     else:
         if validate:
             from .schema import validate_manifests
@@ -171,13 +172,14 @@ def _build(
     return _done(result)
 
 
-def _checked_and_proven(program, result: Result, validate: bool, render, model=None, write=None) -> list[Diagnostic]:
+def _checked_and_proven(program, result: Result, validate: bool, render, model=None, write=None) -> tuple[list[Diagnostic], dict | None]:
     """Schema check, rendering (or writing) and proof of the emitted manifests, in the proof's batches of namespaces.
 
     Where a second core is free, a helper process takes batches too (compiler/parallel.py); the
     batches are put together in order, so the findings and the output are those of one process.
     A batch whose manifests break their schema is not proven (the proof reads manifests back).
-    `render(items)` -> {path: bytes}; or `write(path, bytes)` each file (`result.finish`).
+    `render(items)` -> {path: bytes}; or `write(path, bytes)` -> bool each file (`result.finish`).
+    Returns the findings and, when nothing failed, what was made: {path: bytes} or {path: bool}.
     """
     from .output import tree_file
     from .parallel import share
@@ -209,18 +211,19 @@ def _checked_and_proven(program, result: Result, validate: bool, render, model=N
         done = shared.results()
     found = [d for schema, _, _ in done for d in schema]
     if has_errors(found):  # a manifest off its schema: that is the finding, whatever the proof says
-        return found
+        return found, None
     if batches:
         found += proof.findings([proven for _, _, proven in done])
     else:
         from .verify import prove as prove_output
 
         found += prove_output(program, result.emitted)
-    if not has_errors(found) and (render is not None or write is not None):
-        result.rendered = {}
-        for _, made, _ in done:
-            result.rendered.update(made)
-    return found
+    if has_errors(found) or (render is None and write is None):
+        return found, None
+    made_all: dict = {}
+    for _, made, _ in done:
+        made_all.update(made)
+    return found, made_all
 
 
 def cluster_manifests(emitted) -> list:
