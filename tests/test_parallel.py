@@ -143,26 +143,22 @@ def build_both(monkeypatch, folder):
     from compiler.resolve import expand_inputs
 
     monkeypatch.setattr(verify, "BATCH_POLICIES", 60)
-    monkeypatch.setattr(parallel, "helper_allowed", lambda: True)
-    shared = build(
-        expand_inputs([str(folder)]),
-        validate=True,
-        render=tree_files,
-        keep_syntax=False,
-    )
-    monkeypatch.setattr(parallel, "helper_allowed", lambda: False)
-    alone = build(
-        expand_inputs([str(folder)]),
-        validate=True,
-        render=tree_files,
-        keep_syntax=False,
-    )
-    return shared, alone
+    results = []
+    for allowed in (True, False):
+        monkeypatch.setattr(parallel, "helper_allowed", lambda allowed=allowed: allowed)
+        results.append(build(expand_inputs([str(folder)]), validate=True, render=tree_files, keep_syntax=False))
+    return results
 
 
-def test_a_build_with_a_helper_writes_the_same_bytes_and_findings(
-    monkeypatch, tmp_path
-):
+def wrong_ports(monkeypatch, port=lambda number: number + 1):
+    """A NetworkPolicy backend that writes the wrong port (the proof's case) or a value off the schema."""
+    from compiler.backends import networkpolicy as backend
+
+    original = backend.port_k8s
+    monkeypatch.setattr(backend, "port_k8s", lambda p: {**original(p), "port": port(p.port)} if isinstance(p.port, int) else original(p))
+
+
+def test_a_build_with_a_helper_writes_the_same_bytes_and_findings(monkeypatch, tmp_path):
     shared, alone = build_both(monkeypatch, generated_program(tmp_path))
     assert shared.ok and alone.ok
     assert len(shared.rendered) == len(shared.emitted) > 300
@@ -172,18 +168,7 @@ def test_a_build_with_a_helper_writes_the_same_bytes_and_findings(
 
 def test_a_broken_backend_is_caught_the_same_with_a_helper(monkeypatch, tmp_path):
     """The proof's batches run in both processes: a backend that writes the wrong port is reported by the same NP500s, and nothing is rendered."""
-    from compiler.backends import networkpolicy as backend
-
-    original = backend.port_k8s
-    monkeypatch.setattr(
-        backend,
-        "port_k8s",
-        lambda port: (
-            {**original(port), "port": port.port + 1}
-            if isinstance(port.port, int)
-            else original(port)
-        ),
-    )
+    wrong_ports(monkeypatch)
     shared, alone = build_both(monkeypatch, generated_program(tmp_path))
     problems = [d for d in shared.diagnostics if d.code == "NP500"]
     assert len(problems) == verify.DIFFERENCES_SHOWN
@@ -192,14 +177,7 @@ def test_a_broken_backend_is_caught_the_same_with_a_helper(monkeypatch, tmp_path
 
 
 def test_a_manifest_off_its_schema_is_reported_not_proven(monkeypatch, tmp_path):
-    from compiler.backends import networkpolicy as backend
-
-    original = backend.port_k8s
-    monkeypatch.setattr(
-        backend,
-        "port_k8s",
-        lambda port: {**original(port), "port": "not a port at all!"},
-    )
+    wrong_ports(monkeypatch, lambda number: "not a port at all!")
     shared, alone = build_both(monkeypatch, generated_program(tmp_path, 120))
     codes = {d.code for d in shared.diagnostics if d.is_error}
     assert codes == {"NP501"} and shared.diagnostics == alone.diagnostics
@@ -234,15 +212,12 @@ def test_compile_writes_the_same_tree_with_and_without_a_helper(monkeypatch, tmp
 
 def test_a_proof_that_fails_while_writing_changes_nothing(monkeypatch, tmp_path):
     """The files are written into the new tree as their batches are made; the proof fails in some batch: the old tree stays, byte for byte."""
-    from compiler.backends import networkpolicy as backend
-
     source = generated_program(tmp_path / "src")
     out = tmp_path / "out"
     assert compile_to(monkeypatch, source, out, True).code == 0
     before = tree(out)
     (source / "team-000.netpol").write_text((source / "team-000.netpol").read_text() + "allow app=new to app=db:5432\n")
-    original = backend.port_k8s
-    monkeypatch.setattr(backend, "port_k8s", lambda port: {**original(port), "port": port.port + 1} if isinstance(port.port, int) else original(port))
+    wrong_ports(monkeypatch)
     run = compile_to(monkeypatch, source, out, True)
     assert run.code == 1 and "error[NP500]" in run.err and "wrote" not in run.err
     assert tree(out) == before
