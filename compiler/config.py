@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic
+from .paths import resolved
 from .source import SourceFile, Span, UnreadableSource, read_bounded, read_source
 
 CONFIG_NAME = "netpolc.toml"
@@ -76,7 +77,7 @@ def _has_section(path: Path) -> bool:
 
 def discover(start: Path | None = None) -> tuple[Config | None, list[Diagnostic]]:
     """Find and load the config for the working folder (None: there is none)."""
-    found = find((start or Path.cwd()).resolve())
+    found = find(resolved(start or Path.cwd()))
     if found is None:
         return None, []
     return load(*found)

@@ -23,7 +23,7 @@ from . import __version__, nodes
 from .diagnostics import Diagnostic
 from .fmt import split_comment
 from .incremental import Cache
-from .paths import shipped_dir
+from .paths import resolved, shipped_dir
 from .resolve import NAMES_BASE, SUFFIX, Input, InputError, display_name, expand_inputs, project_root
 from .source import MAX_SOURCE_BYTES, SourceFile, Span
 
@@ -179,17 +179,17 @@ class NetpolServer(LanguageServer):
 
     def project_for(self, uri: str) -> Project:
         """The workspace folder holding the file (innermost), else the file's own folder."""
-        path = fs_path(uri).resolve()
-        folders = [folder.resolve() for folder in map(fs_path, (f.uri for f in self.workspace.folders.values())) if folder]
+        path = resolved(fs_path(uri))
+        folders = [resolved(folder) for folder in map(fs_path, (f.uri for f in self.workspace.folders.values())) if folder]
         if self.workspace.root_path and "\0" not in self.workspace.root_path:
-            folders.append(Path(self.workspace.root_path).resolve())
+            folders.append(resolved(Path(self.workspace.root_path)))
         containing = [folder for folder in folders if path.is_relative_to(folder)]
         root = max(containing, key=lambda f: len(f.parts)) if containing else path.parent
         return self.projects.setdefault(root, Project(root))
 
     def open_documents(self, project: Project):
         for document in list(self.workspace.text_documents.values()):
-            if is_netpol(document.uri) and fs_path(document.uri).resolve().is_relative_to(project.root):
+            if is_netpol(document.uri) and resolved(fs_path(document.uri)).is_relative_to(project.root):
                 yield document
 
     def is_open(self, uri: str) -> bool:
@@ -275,7 +275,7 @@ class NetpolServer(LanguageServer):
             inputs = expand_inputs([str(root)])
         except InputError:  # no .netpol file saved yet: the open buffers are the project
             inputs = []
-        names = {item.name: from_fs_path(str(item.path.resolve())) for item in inputs}
+        names = {item.name: from_fs_path(str(resolved(item.path))) for item in inputs}
         overrides = {}
         for document in documents:
             path = fs_path(document.uri)
@@ -439,7 +439,7 @@ class NetpolServer(LanguageServer):
         if not target.is_file():
             return []
         start = types.Position(0, 0)
-        return [types.Location(from_fs_path(str(target.resolve())), types.Range(start, start))]
+        return [types.Location(from_fs_path(str(resolved(target))), types.Range(start, start))]
 
     def completion(self, uri: str, position: types.Position) -> list[types.CompletionItem]:
         text, column = self.line_at(uri, position)
@@ -542,9 +542,9 @@ class NetpolServer(LanguageServer):
         return labels, namespaces
 
     def project_files(self, uri: str) -> list[str]:
-        here = fs_path(uri).resolve()
+        here = resolved(fs_path(uri))
         try:
-            files = [item.path.resolve() for item in expand_inputs([str(self.project_for(uri).root)])]
+            files = [resolved(item.path) for item in expand_inputs([str(self.project_for(uri).root)])]
         except InputError:
             return []
         import os

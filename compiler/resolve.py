@@ -20,7 +20,7 @@ from typing import NamedTuple
 from . import nodes
 from .diagnostics import Diagnostic
 from .ir import Origin
-from .paths import shipped_dir
+from .paths import resolved, shipped_dir
 from .source import SourceFile, Span, UnreadableSource, decode_source, read_bounded, read_source
 from .values import shown
 
@@ -66,7 +66,7 @@ def project_root(folder: Path) -> Path:
     else `folder` itself. `use` may not leave it, and a shared file is checked with its users in it."""
     from .config import CONFIG_NAME, PYPROJECT, _has_section
 
-    start = folder.resolve()
+    start = resolved(folder)
     for candidate in (start, *start.parents):
         if os.path.lexists(candidate / CONFIG_NAME):
             return candidate
@@ -119,7 +119,7 @@ def folder_entries(folder: Path, suffixes: tuple[str, ...] = (SUFFIX,)) -> list[
     inside is followed (each file once). An entry that disappears while the folder is
     walked is skipped; a sub-folder that cannot be listed is refused (NP103).
     """
-    root = folder.resolve()
+    root = resolved(folder)
 
     def outside(link: Path) -> tuple[str, str, str]:
         try:
@@ -155,7 +155,7 @@ def folder_entries(folder: Path, suffixes: tuple[str, ...] = (SUFFIX,)) -> list[
                 continue
             if not is_dir and not child.name.endswith(suffixes):
                 continue
-            target = path.resolve() if is_link or is_dir else path
+            target = resolved(path) if is_link or is_dir else path
             if is_link and not target.is_relative_to(root):
                 entries.append((path, outside(path)))
             elif not is_dir:
@@ -180,7 +180,7 @@ NAMES_BASE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("netpol
 def display_name(path: Path, base: Path | None = None) -> str:
     """How a file is named in diagnostics and annotations: relative to the working folder (or `base`) when inside it."""
     try:
-        return path.resolve().relative_to((base or NAMES_BASE.get() or Path.cwd()).resolve()).as_posix()
+        return resolved(path).relative_to(resolved(base or NAMES_BASE.get() or Path.cwd())).as_posix()
     except ValueError:
         return path.as_posix()
 
@@ -276,7 +276,7 @@ def _users_of_shared_files(inputs: list[Input], loader: _Loader, reader) -> list
         for statement in module.statements if module else ():
             if isinstance(statement, nodes.UseStmt) and statement.is_path:
                 try:
-                    used_by_inputs.add(_path_target(other, statement).resolve())
+                    used_by_inputs.add(resolved(_path_target(other, statement)))
                 except OSError:
                     continue
     pending = list(inputs)
@@ -285,7 +285,7 @@ def _users_of_shared_files(inputs: list[Input], loader: _Loader, reader) -> list
         module = loader.modules.get(item.name)
         if module is None or not module.statements or any(isinstance(s, (nodes.NamespaceStmt, nodes.ClusterStmt)) for s in module.statements):
             continue
-        target = item.path.resolve()
+        target = resolved(item.path)
         if target in used_by_inputs and item.name not in {f.name for f in found}:
             continue
         for entry in folder_entries(item.root) if item.root.is_dir() else ():
@@ -298,7 +298,7 @@ def _users_of_shared_files(inputs: list[Input], loader: _Loader, reader) -> list
             candidate = Input(path, name, item.root)
             user = loader.load(name, reader(path, name))
             uses = [s for s in user.statements if isinstance(s, nodes.UseStmt) and s.is_path] if user else []
-            if any(_path_target(candidate, s).resolve() == target for s in uses):
+            if any(resolved(_path_target(candidate, s)) == target for s in uses):
                 found.append(candidate)
                 pending.append(candidate)
                 known.add(name)
@@ -376,7 +376,7 @@ class _Walk:
             target = _path_target(item, statement)
             name = display_name(target)
             try:
-                inside = target.resolve().is_relative_to(item.root.resolve())
+                inside = resolved(target).is_relative_to(resolved(item.root))
             except OSError:
                 inside = False
             if not inside:

@@ -125,6 +125,20 @@ def test_use_of_a_name_too_long_for_the_file_system_is_a_diagnostic(write, comma
     assert "internal error" not in said and "Traceback" not in said
 
 
+def test_a_loop_of_links_is_a_diagnostic_wherever_it_is_named(write):
+    """A link to itself: Python 3.11's Path.resolve raises RuntimeError on it; every command reports it instead."""
+    root = write({"main.netpol": 'namespace shop\nuse "loop"\ndeny all\n', "ok.netpol": "namespace shop\ndeny all\n"})
+    (root / "loop").symlink_to("loop")
+    used = run_cli("check", str(root / "main.netpol"))
+    assert used.code == 1 and ':2:5: error[NP202]: "loop" cannot be looked up: too many levels of symbolic links' in used.out
+    named = run_cli("check", str(root / "loop"))
+    assert named.code == 2 and "error[NP103]: cannot be read: Too many levels of symbolic links" in named.out + named.err
+    written = run_cli("compile", str(root / "ok.netpol"), "-o", str(root / "loop"))
+    assert written.code == 1 and "error[NP503]" in written.err and "which is not a folder" in written.err
+    for run in (used, named, written):
+        assert "internal error" not in run.out + run.err
+
+
 def test_a_file_argument_that_is_a_folder_inside_a_folder_walk_is_walked(write):
     # A folder named like a .netpol file is a folder: its files are read, it is not refused.
     root = write({"odd.netpol/inner.netpol": GOOD})

@@ -10,6 +10,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..paths import resolved
 from . import EXIT_FINDINGS, EXIT_OK, UsageError, check_format, check_namespace, exit_code
 
 FORMATS = ("text", "json", "markdown")
@@ -225,7 +226,7 @@ def _git_tree(revision: str, paths: list[str]):
     relative = []
     for path in paths:
         try:
-            relative.append(Path(path).resolve().relative_to(toplevel.resolve()).as_posix() or ".")
+            relative.append(resolved(Path(path)).relative_to(resolved(toplevel)).as_posix() or ".")
         except ValueError:
             raise UsageError(f"{path}: outside the git repository {toplevel.name}") from None
     from ..resolve import project_root
@@ -239,7 +240,7 @@ def _git_tree(revision: str, paths: list[str]):
             # The project the path belongs to (netpolc.toml, else the repository root): its .netpol
             # files come along, so a `use "../shared/base.netpol"` reads as it does in the working tree.
             here = Path(path)
-            project = project_root(here if here.is_dir() else here.parent).relative_to(toplevel.resolve()).as_posix()
+            project = project_root(here if here.is_dir() else here.parent).relative_to(resolved(toplevel)).as_posix()
             prefix_glob = "" if project == "." else f"{project}/"
             wanted += [f":(glob){prefix_glob}**/*.netpol", f"{prefix_glob}netpolc.toml", f"{prefix_glob}pyproject.toml"]
         for spec in dict.fromkeys(wanted):
@@ -251,7 +252,7 @@ def _git_tree(revision: str, paths: list[str]):
                 safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
                 tar.extractall(root / "repo", **safe)
         # Files keep the names they have in the working folder: cwd relative to the repository.
-        prefix = Path.cwd().resolve().relative_to(toplevel.resolve()) if Path.cwd().resolve().is_relative_to(toplevel.resolve()) else Path()
+        prefix = resolved(Path.cwd()).relative_to(resolved(toplevel)) if resolved(Path.cwd()).is_relative_to(resolved(toplevel)) else Path()
         inside = root / "repo" / prefix
         inside.mkdir(parents=True, exist_ok=True)
         yield inside
